@@ -1,0 +1,54 @@
+import { SignJWT } from "jose";
+import type { SigningKeyRing } from "./keys.js";
+
+/** The claims of an issued token besides iss/iat/exp/jti (SPEC section 6). */
+export interface IssuedClaims {
+  readonly sub: string;
+  readonly aud: string;
+  readonly client_id: string;
+  readonly publishers: readonly string[];
+  readonly scope: string;
+  readonly packages: readonly string[];
+  readonly permissions: readonly string[];
+  readonly registry: string;
+  readonly act: Readonly<Record<string, string>>;
+}
+
+export interface MintedToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+}
+
+/** 128 random bits, base64url. */
+export function randomJti(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * Signs an RFC 9068 access token (`typ: at+jwt`) with the current key. Its
+ * `typ`, `iss` and `aud` all differ from any CI token's, so neither can be
+ * accepted in place of the other.
+ */
+export async function mintToken(
+  keys: SigningKeyRing,
+  issuer: string,
+  nowSeconds: number,
+  ttlSeconds: number,
+  claims: IssuedClaims,
+): Promise<MintedToken> {
+  const jti = randomJti();
+  const exp = nowSeconds + ttlSeconds;
+  const key = keys.current;
+  const token = await new SignJWT({ ...claims, jti })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" })
+    .setIssuer(issuer)
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(exp)
+    .sign(key.privateKey);
+  return { token, jti, iat: nowSeconds, exp };
+}
