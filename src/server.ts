@@ -21,6 +21,9 @@ import type { Logger } from "./telemetry/logger.js";
 /** The only module that reads the environment, opens ports and handles signals. */
 export interface ServerOptions {
   readonly configPath?: string | undefined;
+  /** A config value instead of a file (tests); files it names resolve against `configDir`. */
+  readonly config?: unknown;
+  readonly configDir?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Test hooks: everything else is real. */
   readonly clock?: Clock;
@@ -59,9 +62,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { env } = options;
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
   const configPath = options.configPath ?? env.TRUSTPUB_CONFIG;
-  if (!configPath) throw new Error("no config: pass --config FILE or set TRUSTPUB_CONFIG");
-  logger.info({ config: configPath }, "loading config");
-  const loaded = await readConfig(configPath, env);
+  let loaded: LoadedConfig;
+  if (options.config !== undefined) {
+    loaded = await loadConfig(options.config, env, nodeFileSource(options.configDir ?? process.cwd()));
+  } else {
+    if (!configPath) throw new Error("no config: pass --config FILE or set TRUSTPUB_CONFIG");
+    logger.info({ config: configPath }, "loading config");
+    loaded = await readConfig(configPath, env);
+  }
   for (const warning of loaded.warnings) logger.warn({ config: configPath }, warning);
   const { config } = loaded;
   const clock = options.clock ?? systemClock;
