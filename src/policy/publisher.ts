@@ -75,6 +75,13 @@ export function compilePublisher(
       });
       continue;
     }
+    if (
+      pointer === undefined &&
+      (typeof matcherSpec === "number" || typeof matcherSpec === "boolean")
+    ) {
+      problems.push({ path, message: `expected string, received ${typeof matcherSpec}` });
+      continue;
+    }
     try {
       const ci = pointer === undefined && provider.shortcuts[key]?.caseInsensitive === true;
       checks.push({ key, pointer, matcher: compileMatcher(matcherSpec, ci) });
