@@ -47,6 +47,7 @@ describe("exchange under workerd", () => {
   it("exchanges a GitHub Actions token once, fetching the issuer's keys through workerd", async () => {
     github.resetCounts();
     const ci = await githubToken();
+    const audited = w.audit().length;
     const before = await w.storedKeys();
     const res = await w.exchange(ci);
     expect(res.status).toBe(200);
@@ -81,6 +82,12 @@ describe("exchange under workerd", () => {
     });
     expect(again.body.token).toBeUndefined();
     expect(await w.storedKeys()).toBe(before + 1);
+    const events = w.audit().slice(audited);
+    expect(events.map((e) => [e.outcome, e.reason])).toEqual([
+      ["success", undefined],
+      ["refused", "replayed_token"],
+    ]);
+    expect(JSON.stringify(w.logs)).not.toContain(ci);
   });
 
   it("of 50 concurrent exchanges of one token, exactly one succeeds", async () => {
@@ -167,6 +174,9 @@ describe("fail closed when the Durable Object errors", () => {
         // Bounded well under the stalled object's 30 s: the timeout answered, not the object.
         expect(Date.now() - started).toBeLessThan(15_000);
         expect(await broken.storedKeys()).toBe(0);
+        expect(broken.audit().map((e) => [e.outcome, e.reason])).toEqual([
+          ["error", "unavailable"],
+        ]);
         if (fault !== "wrong") expect((await broken.request("/readyz")).status).toBe(503);
       } finally {
         await broken.close();
@@ -209,6 +219,8 @@ describe("config from bindings", () => {
         reason: "internal",
       });
       expect(await keyless.storedKeys()).toBe(0);
+      const problems = keyless.logs.filter((l) => l.message.includes("trustpub cannot start"));
+      expect(problems[0]?.message).toContain("signing.keys_file: required on Workers");
     } finally {
       await keyless.close();
     }

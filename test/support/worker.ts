@@ -65,6 +65,10 @@ export interface WorkerHarness {
   storedKeys(): Promise<number>;
   /** A stub of shard `index` of the real ReplayShard class, for direct RPC calls. */
   shard(index: number): Promise<ShardRpc>;
+  /** Console lines of the Worker, as workerd reported them. */
+  readonly logs: { level: string; message: string }[];
+  /** The audit events the Worker printed, in order. */
+  audit(): Record<string, unknown>[];
   close(): Promise<void>;
 }
 
@@ -86,9 +90,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHarness
       : options.signingKeys;
   const bundleDir = dirname(options.bundle.path);
   const faultClass = options.fault ? FAULT_CLASS[options.fault] : undefined;
+  const logs: { level: string; message: string }[] = [];
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
+    handleStructuredLogs: ({ level, message }) => {
+      logs.push({ level, message });
+    },
     workers: [
       {
         name: "trustpub",
@@ -160,6 +168,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHarness
       return sizes.reduce((a, b) => a + b, 0);
     },
     shard,
+    logs,
+    audit: () =>
+      logs.flatMap(({ message }) => {
+        try {
+          const value = JSON.parse(message);
+          return value?.audit === true ? [value as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      }),
     close: () => mf.dispose(),
   };
 }
