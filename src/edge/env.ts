@@ -1,4 +1,10 @@
-import { type ConfigEnv, type FileSource, type LoadedConfig, loadConfig, parseConfigText } from "../config/load.js";
+import {
+  type ConfigEnv,
+  type FileSource,
+  type LoadedConfig,
+  loadConfig,
+  parseConfigText,
+} from "../config/load.js";
 import { ConfigError } from "../config/problems.js";
 import {
   DEFAULT_SHARDS,

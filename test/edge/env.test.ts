@@ -18,7 +18,11 @@ const config = {
     github: { url: "https://token.actions.githubusercontent.com", provider: "github" },
   },
   registries: {
-    npm: { flavor: "npm", audience: "npm:registry.example", token_audience: "https://registry.example" },
+    npm: {
+      flavor: "npm",
+      audience: "npm:registry.example",
+      token_audience: "https://registry.example",
+    },
   },
 };
 
@@ -52,7 +56,9 @@ describe("loadWorkerConfig", () => {
     expect((await loadWorkerConfig({ ...env, TRUSTPUB_CONFIG: yaml })).loaded.config.issuer).toBe(
       "https://sts.example.com",
     );
-    const bundled = await loadWorkerConfig(env, { config: { ...config, issuer: "https://b.example" } });
+    const bundled = await loadWorkerConfig(env, {
+      config: { ...config, issuer: "https://b.example" },
+    });
     expect(bundled.loaded.config.issuer).toBe("https://b.example");
   });
 

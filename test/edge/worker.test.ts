@@ -1,7 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseConfig, NPM_AUDIENCE, TRUSTPUB_ISSUER } from "../support/harness.js";
 import { githubClaims } from "../support/claims.js";
+import { baseConfig, NPM_AUDIENCE, TRUSTPUB_ISSUER } from "../support/harness.js";
 import { startIssuer, type TestIssuer } from "../support/issuer.js";
 import {
   bundleWorkerForTest,
@@ -188,7 +188,10 @@ describe("fail closed when the Durable Object errors", () => {
 describe("config from bindings", () => {
   it("serves the config of deploy/edge/wrangler.toml, given as YAML text", async () => {
     const { readFile } = await import("node:fs/promises");
-    const toml = await readFile(new URL("../../deploy/edge/wrangler.toml", import.meta.url), "utf8");
+    const toml = await readFile(
+      new URL("../../deploy/edge/wrangler.toml", import.meta.url),
+      "utf8",
+    );
     const yaml = /^TRUSTPUB_CONFIG = '''\n([\s\S]*?)'''/m.exec(toml)?.[1];
     expect(yaml).toBeDefined();
     expect(toml).toMatch(/class_name = "ReplayShard"/);

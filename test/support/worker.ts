@@ -32,7 +32,11 @@ export async function bundleWorkerForTest(): Promise<WorkerBundle> {
   // @ts-expect-error: a plain ES module script without type declarations
   const { bundleWorker } = await import("../../scripts/build-worker.mjs");
   const result = await bundleWorker(join(dir, "worker.js"));
-  return { ...result, path: result.outfile, remove: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    ...result,
+    path: result.outfile,
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 export type ShardFault = "failing" | "stalled" | "wrong";
@@ -94,7 +98,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHarness
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
-    handleStructuredLogs: ({ level, message }) => {
+    handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
       logs.push({ level, message });
     },
     workers: [
