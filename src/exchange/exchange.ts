@@ -143,8 +143,14 @@ async function runExchange(
   const replayId =
     typeof claims.jti === "string" ? claims.jti : `sha256:${await sha256Hex(request.token)}`;
   const key = await jtiKey(config.replay.key_prefix, issuer.url, replayId);
+  // The token is refused anyway once it is older than max_token_age, so the
+  // claim never needs to outlive that, whatever exp the issuer wrote.
+  const usableUntil = Math.min(
+    claims.exp as number,
+    (claims.iat as number) + Math.ceil(config.defaults.max_token_age / 1000),
+  );
   const claimed = await inSpan("replay_claim", () =>
-    deps.replay.claim(key, ((claims.exp as number) + skewSeconds) * 1000),
+    deps.replay.claim(key, (usableUntil + skewSeconds) * 1000),
   );
   if (!claimed) throw new TrustpubError("replayed_token", "token has already been used");
 
