@@ -31,6 +31,9 @@ export class MatcherError extends Error {
   override readonly name = "MatcherError";
 }
 
+/** The characters that `iu` regex matching folds onto ASCII letters: long s and the Kelvin sign. */
+const FOLDS_INTO_ASCII = /[\u017f\u212a]/u;
+
 const PASS: MatchOutcome = { ok: true };
 const ABSENT: MatchOutcome = { ok: false, why: "absent" };
 const WRONG_TYPE: MatchOutcome = { ok: false, why: "wrong_type" };
@@ -63,7 +66,14 @@ export function compileMatcher(spec: MatcherSpec, caseInsensitive = false): Comp
     } catch (cause) {
       throw new MatcherError(`invalid regular expression: ${(cause as Error).message}`);
     }
-    return stringMatcher("regex", false, (v) => re.test(v));
+    // With `i` and `u` together, Unicode case folding equates U+017F (long s) with "s" and
+    // U+212A (Kelvin sign) with "k", the only non-ASCII characters it maps onto ASCII letters.
+    // Case is ASCII-only here (as in `fold`), so a value holding either never matches.
+    return stringMatcher(
+      "regex",
+      false,
+      (v) => !(caseInsensitive && FOLDS_INTO_ASCII.test(v)) && re.test(v),
+    );
   }
   if ("one_of" in spec) {
     const allowed = new Set(spec.one_of.map((s) => fold(s, caseInsensitive)));
