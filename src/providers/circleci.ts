@@ -29,7 +29,9 @@ const claims = z.looseObject({
 });
 
 const ROOT_ISSUER = "https://oidc.circleci.com";
-const uuidShortcut = (claim: string) => ({ normalize: normalizeUuid, claim: `/${P}${claim}` });
+/** JSON Pointer of a prefixed claim: the "/" inside the claim name is written "~1" (RFC 6901). */
+const pointer = (claim: string) => `/oidc.circleci.com~1${claim}`;
+const uuidShortcut = (claim: string) => ({ normalize: normalizeUuid, claim: pointer(claim) });
 
 export const circleci: Provider = {
   name: "circleci",
@@ -39,13 +41,13 @@ export const circleci: Provider = {
     project_id: uuidShortcut("project-id"),
     pipeline_definition_id: uuidShortcut("pipeline-definition-id"),
     context_ids: uuidShortcut("context-ids"),
-    vcs_origin: { caseInsensitive: true, claim: `/${P}vcs-origin` },
-    vcs_ref: { claim: `/${P}vcs-ref` },
+    vcs_origin: { caseInsensitive: true, claim: pointer("vcs-origin") },
+    vcs_ref: { claim: pointer("vcs-ref") },
   },
   immutableIds: ["org_id", "project_id", "pipeline_definition_id"],
   tenantKeys: ["org_id", "project_id", "pipeline_definition_id"],
   issuerNamesTenant: (url) => url !== ROOT_ISSUER && url.startsWith(`${ROOT_ISSUER}/org/`),
-  issuerSegments: { org_id: { claim: `/${P}org-id`, shortcut: "org_id" } },
+  issuerSegments: { org_id: { claim: pointer("org-id"), shortcut: "org_id" } },
 
   refuse(c) {
     // A person re-ran the job with SSH: the token was in reach of an interactive shell.
