@@ -80,8 +80,14 @@ function checkPlacement(example: string): void {
   if (parsed.username.includes(MARKER) || parsed.password.includes(MARKER)) {
     throw new IssuerPatternError("the {name} segment may not stand in credentials");
   }
-  if (parsed.port.includes(MARKER) || parsed.search.includes(MARKER) || parsed.hash.includes(MARKER)) {
-    throw new IssuerPatternError("the {name} segment may stand only in the path or as a host label");
+  if (
+    parsed.port.includes(MARKER) ||
+    parsed.search.includes(MARKER) ||
+    parsed.hash.includes(MARKER)
+  ) {
+    throw new IssuerPatternError(
+      "the {name} segment may stand only in the path or as a host label",
+    );
   }
   if (!parsed.hostname.includes(MARKER)) return;
   const labels = parsed.hostname.split(".");

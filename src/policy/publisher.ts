@@ -6,8 +6,8 @@ import {
   type CompiledMatcher,
   compileMatcher,
   MatcherError,
-  type MatchOutcome,
   type MatcherSpec,
+  type MatchOutcome,
 } from "./matcher.js";
 import {
   compilePackagePattern,

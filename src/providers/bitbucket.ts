@@ -24,7 +24,8 @@ const claims = z.looseObject({
 });
 
 const id = (claim: string) => ({ normalize: normalizeUuid, claim: `/${claim}` });
-const ISSUER = /^https:\/\/api\.bitbucket\.org\/2\.0\/workspaces\/[^/]+\/pipelines-config\/identity\/oidc$/;
+const ISSUER =
+  /^https:\/\/api\.bitbucket\.org\/2\.0\/workspaces\/[^/]+\/pipelines-config\/identity\/oidc$/;
 
 export const bitbucket: Provider = {
   name: "bitbucket",

@@ -41,7 +41,9 @@ const WORKFLOW_DIRS = [".forgejo/workflows", ".gitea/workflows", ".github/workfl
 
 /** `https://codeberg.org/api/actions` -> `https://codeberg.org`. */
 function serverOf(issuer: IssuerContext): string | undefined {
-  return issuer.url.endsWith("/api/actions") ? issuer.url.slice(0, -"/api/actions".length) : undefined;
+  return issuer.url.endsWith("/api/actions")
+    ? issuer.url.slice(0, -"/api/actions".length)
+    : undefined;
 }
 
 export const forgejo: Provider = {

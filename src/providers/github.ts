@@ -15,7 +15,10 @@ const claims = z.looseObject({
   repository_owner_id: numericId,
   workflow_ref: claimString,
   job_workflow_ref: claimString,
-  job_workflow_sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "expected a commit sha").optional(),
+  job_workflow_sha: z
+    .string()
+    .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "expected a commit sha")
+    .optional(),
   enterprise: claimString.optional(),
   enterprise_id: numericId.optional(),
   ref: claimString,
@@ -53,7 +56,12 @@ function workflowRepository(jobWorkflowRef: unknown): string | undefined {
 }
 
 /** Keys that name the reusable workflow a job runs, for the implicit same-repository check. */
-const JOB_WORKFLOW_KEYS = ["job_workflow", "job_workflow_sha", "/job_workflow_ref", "/job_workflow_sha"];
+const JOB_WORKFLOW_KEYS = [
+  "job_workflow",
+  "job_workflow_sha",
+  "/job_workflow_ref",
+  "/job_workflow_sha",
+];
 
 const GITHUB_COM_ISSUER = "https://token.actions.githubusercontent.com";
 

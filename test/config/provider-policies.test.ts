@@ -6,11 +6,17 @@ const noFiles = { readText: async () => Promise.reject(new Error("no files here"
 
 const ISSUERS: Record<string, { url: string; provider: string }> = {
   github: { url: "https://token.actions.githubusercontent.com", provider: "github" },
-  enterprise: { url: "https://token.actions.githubusercontent.com/{enterprise}", provider: "github" },
+  enterprise: {
+    url: "https://token.actions.githubusercontent.com/{enterprise}",
+    provider: "github",
+  },
   gitlab: { url: "https://gitlab.com", provider: "gitlab" },
   circleci: { url: "https://oidc.circleci.com/org/{org_id}", provider: "circleci" },
   circleci_root: { url: "https://oidc.circleci.com", provider: "circleci" },
-  circleci_acme: { url: "https://oidc.circleci.com/org/a64b0a19-f221-4291-b000-8d24bd842b72", provider: "circleci" },
+  circleci_acme: {
+    url: "https://oidc.circleci.com/org/a64b0a19-f221-4291-b000-8d24bd842b72",
+    provider: "circleci",
+  },
   buildkite: { url: "https://agent.buildkite.com", provider: "buildkite" },
   codeberg: { url: "https://codeberg.org/api/actions", provider: "forgejo" },
   bitbucket: {
@@ -30,8 +36,16 @@ function load(ciIssuer: string, match: Record<string, unknown>): Promise<LoadedC
     {
       issuer: "https://sts.example.com",
       ci_issuers: ISSUERS,
-      registries: { npm: { flavor: "npm", audience: "npm:registry.example", token_audience: "https://registry.example" } },
-      publishers: [{ id: "p", registry: "npm", ci_issuer: ciIssuer, match, packages: ["@acme/demo"] }],
+      registries: {
+        npm: {
+          flavor: "npm",
+          audience: "npm:registry.example",
+          token_audience: "https://registry.example",
+        },
+      },
+      publishers: [
+        { id: "p", registry: "npm", ci_issuer: ciIssuer, match, packages: ["@acme/demo"] },
+      ],
     },
     {},
     noFiles,
@@ -115,16 +129,29 @@ describe("immutable-id warnings", () => {
 
 describe("match keys", () => {
   it("refuses matching Buildkite's job-chosen sub", async () => {
-    const problems = await problemsOf("buildkite", { organization_id: UUID, "/sub": { glob: "organization:acme:*" } });
-    expect(problems).toEqual([expect.stringMatching(/^publishers\[0\]\.match\["\/sub"\]: the Buildkite job chooses its sub/)]);
+    const problems = await problemsOf("buildkite", {
+      organization_id: UUID,
+      "/sub": { glob: "organization:acme:*" },
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^publishers\[0\]\.match\["\/sub"\]: the Buildkite job chooses its sub/,
+      ),
+    ]);
   });
 
   it("offers issuer.<segment> only for the ci_issuer's own pattern segment", async () => {
-    expect(await problemsOf("github", { repository_id: "1", "issuer.enterprise": "acme" })).toEqual([
-      expect.stringMatching(/match\.issuer\.enterprise: issuer\.\* keys need a ci_issuer whose url is a pattern/),
-    ]);
+    expect(await problemsOf("github", { repository_id: "1", "issuer.enterprise": "acme" })).toEqual(
+      [
+        expect.stringMatching(
+          /match\.issuer\.enterprise: issuer\.\* keys need a ci_issuer whose url is a pattern/,
+        ),
+      ],
+    );
     expect(await problemsOf("circleci", { "issuer.org": UUID })).toEqual([
-      expect.stringMatching(/match\.issuer\.org: the ci_issuer's pattern names its segment issuer\.org_id/),
+      expect.stringMatching(
+        /match\.issuer\.org: the ci_issuer's pattern names its segment issuer\.org_id/,
+      ),
     ]);
   });
 
@@ -145,6 +172,8 @@ describe("match keys", () => {
       }
       return [];
     })();
-    expect(problems).toEqual([expect.stringMatching(/^ci_issuers\.ghes\.url: the \{name\} segment in a host needs/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^ci_issuers\.ghes\.url: the \{name\} segment in a host needs/),
+    ]);
   });
 });

@@ -66,7 +66,12 @@ describe("pattern issuers over HTTP", () => {
     ];
     const before = circle.paths.length;
     for (const iss of attacks) {
-      await expectRefused(h, async () => h.exchange(await circle.sign(claimsFor(iss))), 401, "untrusted_issuer");
+      await expectRefused(
+        h,
+        async () => h.exchange(await circle.sign(claimsFor(iss))),
+        401,
+        "untrusted_issuer",
+      );
     }
     expect(circle.paths.length).toBe(before);
     expect(canary.connections()).toBe(0);
@@ -107,7 +112,11 @@ describe("pattern issuer caches", () => {
         },
       },
       {},
-      { fetch: (input, init) => fetch(input, init), clock: { now: () => now }, logger: memoryLogger() },
+      {
+        fetch: (input, init) => fetch(input, init),
+        clock: { now: () => now },
+        logger: memoryLogger(),
+      },
     );
     const known = directory.lookup(circle.url(ORG))!;
     const header = { alg: "RS256", kid: circle.publicJwk.kid };

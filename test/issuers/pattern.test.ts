@@ -11,8 +11,14 @@ describe("issuer patterns", () => {
   });
 
   it.each([
-    ["a query carrying the trusted URL (Fulcio's SSRF)", `http://localhost?issuer=https://oidc.circleci.com/org/${ORG}`],
-    ["the trusted URL followed by a query", `https://oidc.circleci.com/org/${ORG}?issuer=http://localhost`],
+    [
+      "a query carrying the trusted URL (Fulcio's SSRF)",
+      `http://localhost?issuer=https://oidc.circleci.com/org/${ORG}`,
+    ],
+    [
+      "the trusted URL followed by a query",
+      `https://oidc.circleci.com/org/${ORG}?issuer=http://localhost`,
+    ],
     ["dot segments", "https://oidc.circleci.com/org/x/../../evil"],
     ["a slash in the segment", "https://oidc.circleci.com/org/x/y"],
     ["an escaped slash", "https://oidc.circleci.com/org/x%2fy"],

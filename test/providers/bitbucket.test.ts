@@ -65,14 +65,22 @@ describe("bitbucket", () => {
     expect((await h.exchange(await token({ aud: [NPM_AUDIENCE] }))).status).toBe(200);
     await expectRefused(
       h,
-      async () => h.exchange(await token({ aud: [NPM_AUDIENCE, `ari:cloud:bitbucket::workspace/${ID.workspace}`] })),
+      async () =>
+        h.exchange(
+          await token({ aud: [NPM_AUDIENCE, `ari:cloud:bitbucket::workspace/${ID.workspace}`] }),
+        ),
       401,
       "invalid_claims",
     );
   });
 
   it("refuses the same UUIDs from another workspace's issuer (a renamed workspace's old slug)", async () => {
-    await expectRefused(h, async () => h.exchange(await token({}, "mallory")), 403, "no_matching_publisher");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({}, "mallory")),
+      403,
+      "no_matching_publisher",
+    );
   });
 
   it("refuses another repository, another deployment environment, a non-deployment step and another branch", async () => {
@@ -82,11 +90,21 @@ describe("bitbucket", () => {
       { deploymentEnvironmentUuid: undefined, deploymentEnvironment: undefined },
       { branchName: "feature/x" },
     ]) {
-      await expectRefused(h, async () => h.exchange(await token(overrides)), 403, "no_matching_publisher");
+      await expectRefused(
+        h,
+        async () => h.exchange(await token(overrides)),
+        403,
+        "no_matching_publisher",
+      );
     }
   });
 
   it("refuses a workspaceUuid that is not a UUID", async () => {
-    await expectRefused(h, async () => h.exchange(await token({ workspaceUuid: "acme" })), 401, "missing_claim");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ workspaceUuid: "acme" })),
+      401,
+      "missing_claim",
+    );
   });
 });

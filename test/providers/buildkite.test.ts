@@ -85,7 +85,12 @@ describe("buildkite", () => {
       { step_key: "test" },
       { step_key: null },
     ]) {
-      await expectRefused(h, async () => h.exchange(await token(overrides)), 403, "no_matching_publisher");
+      await expectRefused(
+        h,
+        async () => h.exchange(await token(overrides)),
+        403,
+        "no_matching_publisher",
+      );
     }
   });
 
@@ -93,7 +98,8 @@ describe("buildkite", () => {
     const now = Math.floor(Date.now() / 1000);
     await expectRefused(
       h,
-      async () => h.exchange(await token({ iat: now - 20 * 60, nbf: now - 20 * 60, exp: now + 24 * HOUR })),
+      async () =>
+        h.exchange(await token({ iat: now - 20 * 60, nbf: now - 20 * 60, exp: now + 24 * HOUR })),
       401,
       "invalid_claims",
     );
@@ -111,7 +117,12 @@ describe("buildkite", () => {
   });
 
   it("refuses a build_number that is not a number", async () => {
-    await expectRefused(h, async () => h.exchange(await token({ build_number: "1042" })), 401, "missing_claim");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ build_number: "1042" })),
+      401,
+      "missing_claim",
+    );
   });
 });
 

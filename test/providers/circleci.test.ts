@@ -49,7 +49,10 @@ describe("circleci", () => {
   it("exchanges a per-org token; the issued act carries the org, project and pipeline definition ids", async () => {
     const res = await h.exchange(await token());
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ publishers: ["acme-demo-circleci"], packages: ["@acme/demo"] });
+    expect(res.body).toMatchObject({
+      publishers: ["acme-demo-circleci"],
+      packages: ["@acme/demo"],
+    });
     const payload = await issuedPayload(h, res.body.token as string);
     expect(payload.sub).toMatch(/^ci:circleci:org\//);
     expect(payload.act).toMatchObject({
@@ -73,7 +76,7 @@ describe("circleci", () => {
     expect(res.body.error_description).toContain("SSH");
   });
 
-  it("compares ssh-rerun as a boolean: the string \"false\" is not false", async () => {
+  it('compares ssh-rerun as a boolean: the string "false" is not false', async () => {
     await expectRefused(
       h,
       async () => h.exchange(await token({ [`${P}ssh-rerun`]: "false" })),
@@ -101,7 +104,11 @@ describe("circleci", () => {
     await expectRefused(
       h,
       async () =>
-        h.exchange(await circle.sign(circleciClaims(circle.url(OTHER_ORG), NPM_AUDIENCE, { [`${P}org-id`]: OTHER_ORG }))),
+        h.exchange(
+          await circle.sign(
+            circleciClaims(circle.url(OTHER_ORG), NPM_AUDIENCE, { [`${P}org-id`]: OTHER_ORG }),
+          ),
+        ),
       403,
       "no_matching_publisher",
     );
@@ -116,7 +123,8 @@ describe("circleci", () => {
     );
     await expectRefused(
       h,
-      async () => h.exchange(await token({ [`${P}vcs-origin`]: undefined, [`${P}vcs-ref`]: undefined })),
+      async () =>
+        h.exchange(await token({ [`${P}vcs-origin`]: undefined, [`${P}vcs-ref`]: undefined })),
       403,
       "no_matching_publisher",
     );
@@ -128,7 +136,12 @@ describe("circleci", () => {
       { [`${P}pipeline-definition-id`]: "6b412f67-0000-4000-8000-000000000002" },
       { [`${P}vcs-ref`]: "refs/heads/v1" },
     ]) {
-      await expectRefused(h, async () => h.exchange(await token(overrides)), 403, "no_matching_publisher");
+      await expectRefused(
+        h,
+        async () => h.exchange(await token(overrides)),
+        403,
+        "no_matching_publisher",
+      );
     }
   });
 

@@ -68,7 +68,12 @@ describe("forgejo", () => {
 
   it("refuses pull_request_target and workflow_run by default", async () => {
     for (const event of ["pull_request_target", "workflow_run"]) {
-      await expectRefused(h, async () => h.exchange(await token({ event_name: event })), 403, "forbidden_event");
+      await expectRefused(
+        h,
+        async () => h.exchange(await token({ event_name: event })),
+        403,
+        "forbidden_event",
+      );
     }
   });
 
@@ -76,7 +81,9 @@ describe("forgejo", () => {
     await expectRefused(
       h,
       async () =>
-        h.exchange(await token({ repository_id: "99999", sub: "repo:acme/demo:ref:refs/tags/v1.2.3" })),
+        h.exchange(
+          await token({ repository_id: "99999", sub: "repo:acme/demo:ref:refs/tags/v1.2.3" }),
+        ),
       403,
       "no_matching_publisher",
     );
@@ -85,7 +92,8 @@ describe("forgejo", () => {
   it("refuses a token from an instance too old to send immutable ids when the publisher pins them", async () => {
     await expectRefused(
       h,
-      async () => h.exchange(await token({ repository_id: undefined, repository_owner_id: undefined })),
+      async () =>
+        h.exchange(await token({ repository_id: undefined, repository_owner_id: undefined })),
       403,
       "no_matching_publisher",
     );
@@ -99,11 +107,21 @@ describe("forgejo", () => {
       { workflow_ref: undefined },
       { ref: "refs/heads/v1" },
     ]) {
-      await expectRefused(h, async () => h.exchange(await token(overrides)), 403, "no_matching_publisher");
+      await expectRefused(
+        h,
+        async () => h.exchange(await token(overrides)),
+        403,
+        "no_matching_publisher",
+      );
     }
   });
 
   it("refuses a repository sent as an array", async () => {
-    await expectRefused(h, async () => h.exchange(await token({ repository: ["acme/demo"] })), 401, "missing_claim");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ repository: ["acme/demo"] })),
+      401,
+      "missing_claim",
+    );
   });
 });

@@ -52,7 +52,11 @@ beforeAll(async () => {
           id: "acme-enterprise",
           registry: "npm-internal",
           ci_issuer: "acme_enterprise",
-          match: { "issuer.enterprise": "acme", repository_id: "892394032", workflow: "release.yml" },
+          match: {
+            "issuer.enterprise": "acme",
+            repository_id: "892394032",
+            workflow: "release.yml",
+          },
           packages: ["@acme/enterprise"],
         },
       );
@@ -135,7 +139,11 @@ describe("reusable workflows from another repository", () => {
       h,
       async () =>
         h.exchange(
-          await callerToken({ repository: "mallory/app-web", repository_owner: "mallory", repository_owner_id: "6660666" }),
+          await callerToken({
+            repository: "mallory/app-web",
+            repository_owner: "mallory",
+            repository_owner_id: "6660666",
+          }),
         ),
       403,
       "no_matching_publisher",
@@ -147,7 +155,10 @@ describe("reusable workflows from another repository", () => {
       h,
       async () =>
         h.exchange(
-          await callerToken({ job_workflow_ref: "acme/release-workflows-fork/.github/workflows/npm-publish.yml@refs/tags/v2" }),
+          await callerToken({
+            job_workflow_ref:
+              "acme/release-workflows-fork/.github/workflows/npm-publish.yml@refs/tags/v2",
+          }),
         ),
       403,
       "no_matching_publisher",
@@ -173,7 +184,11 @@ describe("reusable workflows from another repository", () => {
 describe("GitHub enterprise issuer pattern", () => {
   const token = (slug: string, overrides: Record<string, unknown> = {}) =>
     enterprise.sign(
-      githubClaims(enterprise.url(slug), NPM_AUDIENCE, { enterprise: slug, enterprise_id: "4242", ...overrides }),
+      githubClaims(enterprise.url(slug), NPM_AUDIENCE, {
+        enterprise: slug,
+        enterprise_id: "4242",
+        ...overrides,
+      }),
     );
 
   it("exchanges a token from the enterprise's own issuer", async () => {
@@ -183,11 +198,26 @@ describe("GitHub enterprise issuer pattern", () => {
   });
 
   it("refuses an enterprise claim that disagrees with the issuer URL", async () => {
-    await expectRefused(h, async () => h.exchange(await token("acme", { enterprise: "other" })), 401, "invalid_claims");
-    await expectRefused(h, async () => h.exchange(await token("acme", { enterprise: undefined })), 401, "invalid_claims");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token("acme", { enterprise: "other" })),
+      401,
+      "invalid_claims",
+    );
+    await expectRefused(
+      h,
+      async () => h.exchange(await token("acme", { enterprise: undefined })),
+      401,
+      "invalid_claims",
+    );
   });
 
   it("refuses another enterprise's issuer", async () => {
-    await expectRefused(h, async () => h.exchange(await token("other")), 403, "no_matching_publisher");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token("other")),
+      403,
+      "no_matching_publisher",
+    );
   });
 });

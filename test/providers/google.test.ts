@@ -32,7 +32,8 @@ afterAll(async () => {
   await g?.stop();
 });
 
-const token = (overrides?: Record<string, unknown>) => g.sign(googleClaims(g.url, NPM_AUDIENCE, overrides));
+const token = (overrides?: Record<string, unknown>) =>
+  g.sign(googleClaims(g.url, NPM_AUDIENCE, overrides));
 
 describe("google", () => {
   it("exchanges a service account's ID token", async () => {
@@ -47,24 +48,43 @@ describe("google", () => {
   });
 
   it("refuses an unverified email, and email_verified sent as a string", async () => {
-    await expectRefused(h, async () => h.exchange(await token({ email_verified: false })), 403, "forbidden_event");
-    await expectRefused(h, async () => h.exchange(await token({ email_verified: "true" })), 401, "missing_claim");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ email_verified: false })),
+      403,
+      "forbidden_event",
+    );
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ email_verified: "true" })),
+      401,
+      "missing_claim",
+    );
   });
 
   it("refuses a person's account by default", async () => {
     await expectRefused(
       h,
-      async () => h.exchange(await token({ email: "release@acme-build.iam.gserviceaccount.com.evil.example" })),
+      async () =>
+        h.exchange(
+          await token({ email: "release@acme-build.iam.gserviceaccount.com.evil.example" }),
+        ),
       403,
       "forbidden_event",
     );
-    await expectRefused(h, async () => h.exchange(await token({ email: "octocat@gmail.com" })), 403, "forbidden_event");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token({ email: "octocat@gmail.com" })),
+      403,
+      "forbidden_event",
+    );
   });
 
   it("refuses a deleted and re-created service account (same email, new sub)", async () => {
     await expectRefused(
       h,
-      async () => h.exchange(await token({ sub: "104928371234509871234", azp: "104928371234509871234" })),
+      async () =>
+        h.exchange(await token({ sub: "104928371234509871234", azp: "104928371234509871234" })),
       403,
       "no_matching_publisher",
     );

@@ -42,7 +42,10 @@ const HOUR = 3600;
 const token = (overrides?: Record<string, unknown>) =>
   cluster.sign(kubernetesClaims(CLUSTER, NPM_AUDIENCE, overrides));
 const nested = (edit: (k: Record<string, unknown>) => void) => {
-  const k = structuredClone(kubernetesClaims(CLUSTER, NPM_AUDIENCE)["kubernetes.io"]) as Record<string, unknown>;
+  const k = structuredClone(kubernetesClaims(CLUSTER, NPM_AUDIENCE)["kubernetes.io"]) as Record<
+    string,
+    unknown
+  >;
   edit(k);
   return { "kubernetes.io": k };
 };
@@ -65,14 +68,24 @@ describe("kubernetes", () => {
   });
 
   it("refuses a token bound to no pod (kubectl create token)", async () => {
-    await expectRefused(h, async () => h.exchange(await token(nested((k) => delete k.pod))), 403, "forbidden_event");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token(nested((k) => delete k.pod))),
+      403,
+      "forbidden_event",
+    );
   });
 
   it("refuses a re-created service account (same name, new uid)", async () => {
     const recreated = nested((k) => {
       k.serviceaccount = { name: "publisher", uid: "0a1b2c3d-0000-4000-8000-000000000000" };
     });
-    await expectRefused(h, async () => h.exchange(await token(recreated)), 403, "no_matching_publisher");
+    await expectRefused(
+      h,
+      async () => h.exchange(await token(recreated)),
+      403,
+      "no_matching_publisher",
+    );
   });
 
   it("refuses a sub that disagrees with the nested claims, and a missing serviceaccount uid", async () => {
@@ -84,7 +97,10 @@ describe("kubernetes", () => {
     );
     const res = await expectRefused(
       h,
-      async () => h.exchange(await token(nested((k) => delete (k.serviceaccount as Record<string, unknown>).uid))),
+      async () =>
+        h.exchange(
+          await token(nested((k) => delete (k.serviceaccount as Record<string, unknown>).uid)),
+        ),
       401,
       "missing_claim",
     );
@@ -95,7 +111,8 @@ describe("kubernetes", () => {
     const now = Math.floor(Date.now() / 1000);
     await expectRefused(
       h,
-      async () => h.exchange(await token({ iat: now - HOUR, nbf: now - HOUR, exp: now + 365 * 24 * HOUR })),
+      async () =>
+        h.exchange(await token({ iat: now - HOUR, nbf: now - HOUR, exp: now + 365 * 24 * HOUR })),
       401,
       "invalid_claims",
     );
@@ -104,7 +121,8 @@ describe("kubernetes", () => {
   it("refuses a token for the API server as well as for the registry", async () => {
     await expectRefused(
       h,
-      async () => h.exchange(await token({ aud: [NPM_AUDIENCE, "https://kubernetes.default.svc"] })),
+      async () =>
+        h.exchange(await token({ aud: [NPM_AUDIENCE, "https://kubernetes.default.svc"] })),
       401,
       "invalid_claims",
     );

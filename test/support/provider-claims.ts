@@ -170,7 +170,11 @@ export function googleClaims(iss: string, aud: string, overrides?: ClaimOverride
 }
 
 /** A projected service-account token (`serviceAccountToken: {audience, expirationSeconds: 600}`). */
-export function kubernetesClaims(iss: string, aud: string, overrides?: ClaimOverrides): TokenClaims {
+export function kubernetesClaims(
+  iss: string,
+  aud: string,
+  overrides?: ClaimOverrides,
+): TokenClaims {
   return applyOverrides(
     {
       iss,
