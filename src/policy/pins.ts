@@ -33,7 +33,9 @@ export function exactlyPinned(publisher: CompiledPublisher, provider: Provider):
 }
 
 /**
- * When the issuer is shared by many tenants (Buildkite, Google, a pattern
+ * A pattern issuer whose segment names a separate instance (a self-hosted
+ * GitLab or Forgejo per tenant) needs that segment pinned. And when the
+ * issuer is shared by many tenants (Buildkite, Google, a pattern
  * issuer, Codeberg), a publisher that pins no tenant would trust all of
  * them: that is a config error, not a warning. Returns the problem, if any.
  */
@@ -44,9 +46,17 @@ export function tenantProblem(
   segment: string | undefined,
   exampleUrl: string,
 ): string | undefined {
+  const pinned = exactlyPinned(publisher, provider);
+  if (
+    segment !== undefined &&
+    !provider.issuerSegments?.[segment] &&
+    !provider.idsSpanIssuers &&
+    !pinned.has(`${ISSUER_KEY_PREFIX}${segment}`)
+  ) {
+    return `pins no ${ISSUER_KEY_PREFIX}${segment}: the pattern's issuers are separate ${provider.name} instances whose names and ids can collide, so pin ${ISSUER_KEY_PREFIX}${segment} to an exact value`;
+  }
   const keys = provider.tenantKeys;
   if (!keys || keys.length === 0) return undefined;
-  const pinned = exactlyPinned(publisher, provider);
   if (segment === undefined && provider.issuerNamesTenant?.(issuerUrl)) return undefined;
   if (segment !== undefined && pinned.has(`${ISSUER_KEY_PREFIX}${segment}`)) {
     if (provider.issuerNamesTenant?.(exampleUrl)) return undefined;

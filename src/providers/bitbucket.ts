@@ -39,6 +39,7 @@ export const bitbucket: Provider = {
   },
   immutableIds: ["workspace_uuid", "repository_uuid"],
   tenantKeys: ["workspace_uuid", "repository_uuid"],
+  idsSpanIssuers: true,
   issuerNamesTenant: (url) => ISSUER.test(url),
 
   refuse: () => undefined,

@@ -46,6 +46,7 @@ export const circleci: Provider = {
   },
   immutableIds: ["org_id", "project_id", "pipeline_definition_id"],
   tenantKeys: ["org_id", "project_id", "pipeline_definition_id"],
+  idsSpanIssuers: true,
   issuerNamesTenant: (url) => url !== ROOT_ISSUER && url.startsWith(`${ROOT_ISSUER}/org/`),
   issuerSegments: { org_id: { claim: pointer("org-id"), shortcut: "org_id" } },
 

@@ -63,6 +63,14 @@ export interface Provider {
   readonly tenantKeys?: readonly string[];
   /** True when this exact issuer URL belongs to a single tenant (a per-org issuer configured exactly). */
   issuerNamesTenant?(url: string): boolean;
+  /**
+   * True when the platform's ids are unique across every issuer a pattern can
+   * match (one platform with per-org URLs: CircleCI, Bitbucket), so pinning
+   * an id is enough. Otherwise a pattern's concrete issuers are separate
+   * instances whose ids collide (GitLab project 42 exists on each), and a
+   * publisher must pin the segment itself unless it is bound to a claim.
+   */
+  readonly idsSpanIssuers?: boolean;
   /** Pattern segment names that must equal a claim, by segment name. */
   readonly issuerSegments?: Readonly<Record<string, IssuerSegmentBinding>>;
   /** JSON Pointers a publisher may never match, with the reason (a claim the job chooses). */

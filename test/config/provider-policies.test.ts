@@ -28,6 +28,8 @@ const ISSUERS: Record<string, { url: string; provider: string }> = {
     provider: "bitbucket",
   },
   google: { url: "https://accounts.google.com", provider: "google" },
+  gitlab_tenants: { url: "https://{tenant}.gitlab.example.com", provider: "gitlab" },
+  forgejo_tenants: { url: "https://{tenant}.forge.example.com/api/actions", provider: "forgejo" },
   k8s: { url: "https://kubernetes.default.svc.cluster.local", provider: "kubernetes" },
 };
 
@@ -90,6 +92,26 @@ describe("tenant pins on shared issuers", () => {
     ["google", { email: "release@acme.iam.gserviceaccount.com" }],
     ["k8s", { namespace: "release" }],
     ["codeberg", { repository_id: "123" }],
+  ])("accepts a %s publisher pinned by %j", async (issuer, match) => {
+    expect(await problemsOf(issuer, match)).toEqual([]);
+  });
+});
+
+describe("pattern issuers naming separate instances", () => {
+  it.each([
+    ["gitlab_tenants", { project_id: "42" }],
+    ["forgejo_tenants", { repository_id: "42", repository_owner_id: "7" }],
+  ])("refuses a %s publisher that does not pin the instance: %j", async (issuer, match) => {
+    const problems = await problemsOf(issuer, match);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]).toMatch(/pins no issuer\.\w+|pins no \w+ tenant/);
+  });
+
+  it.each([
+    ["gitlab_tenants", { "issuer.tenant": "acme", project_id: "42" }],
+    ["forgejo_tenants", { "issuer.tenant": "acme", repository_id: "42" }],
+    // Bound to the token's enterprise claim, and repository ids are unique across github.com.
+    ["enterprise", { repository_id: "42" }],
   ])("accepts a %s publisher pinned by %j", async (issuer, match) => {
     expect(await problemsOf(issuer, match)).toEqual([]);
   });
