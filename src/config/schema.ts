@@ -66,6 +66,8 @@ const ciIssuerSchema = z
     allow_http: z.boolean().default(false),
     require_jti: z.boolean().default(true),
     allow_events: z.array(z.string().min(1)).default([]),
+    /** Refuse tokens whose exp - iat exceeds this; 0s (the default) leaves it to max_token_age. */
+    max_lifetime: duration("0s", 366 * 86_400_000, "366d"),
   })
   .superRefine((issuer, ctx) => {
     const sources = [issuer.jwks_uri, issuer.jwks, issuer.jwks_file].filter((s) => s !== undefined);

@@ -1,4 +1,5 @@
 import { compileIssuerPattern, exampleIssuerUrl, isIssuerPattern } from "../issuers/pattern.js";
+import { exactlyPinned, tenantProblem } from "../policy/pins.js";
 import { type CompiledPublisher, compilePublisher, PublisherError } from "../policy/publisher.js";
 import { providerFor } from "../providers/index.js";
 import type { CiIssuerConfig, ParsedConfig, PublisherSpec } from "./schema.js";
@@ -94,15 +95,20 @@ export function compilePublishers(
     if (!issuer) problems.push(`${path}.ci_issuer: no ci_issuer with this id`);
     if (!registry || !issuer) return;
     const provider = providerFor(issuer.provider);
+    const segment = issuerSegment(issuer.url);
     try {
-      const compiled = compilePublisher(spec, provider, registry.flavor);
+      const compiled = compilePublisher(spec, provider, registry.flavor, { segment });
+      const example = segment === undefined ? issuer.url : exampleIssuerUrl(issuer.url);
+      const tenant = tenantProblem(compiled, provider, issuer.url, segment, example);
+      if (tenant !== undefined) {
+        problems.push(`${path}.match: ${tenant}`);
+        return;
+      }
       publishers.push(compiled);
-      const pinned = provider.immutableIds.some(
-        (key) => compiled.matchKeys.has(key) || compiled.matchKeys.has(`/${key}`),
-      );
-      if (provider.immutableIds.length > 0 && !pinned) {
+      const pinned = exactlyPinned(compiled, provider);
+      if (provider.immutableIds.length > 0 && !provider.immutableIds.some((k) => pinned.has(k))) {
         warnings.push(
-          `${path}.match: pins no immutable id (${provider.immutableIds.join(" or ")}); a renamed or re-created ${provider.name} account could take over this publisher`,
+          `${path}.match: pins no immutable id (${provider.immutableIds.join(" or ")}) to an exact value; a renamed or re-created ${provider.name} account could take over this publisher`,
         );
       }
     } catch (err) {
@@ -111,4 +117,14 @@ export function compilePublishers(
     }
   });
   return { publishers, problems, warnings };
+}
+
+/** The segment name of a pattern issuer URL, or undefined for an exact URL (or a broken pattern). */
+function issuerSegment(url: string): string | undefined {
+  if (!isIssuerPattern(url)) return undefined;
+  try {
+    return compileIssuerPattern(url).name;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@ import { verifyCiToken } from "../issuers/verify.js";
 import { nowSeconds } from "../lib/clock.js";
 import { grantFor } from "../policy/grant.js";
 import { publisherMatches } from "../policy/publisher.js";
+import { identify } from "../providers/identify.js";
 import type { Identity } from "../providers/types.js";
 import { jtiKey, sha256Hex } from "../replay/store.js";
 import { inSpan } from "../telemetry/tracing.js";
@@ -118,7 +119,7 @@ async function runExchange(
     );
   }
 
-  const identity = issuer.provider.identity(claims, issuer.context);
+  const identity = identify(issuer.provider, claims, issuer.context);
   facts.identity = identity;
   const refusal = issuer.provider.refuse(claims, issuer.context);
   if (refusal !== undefined) throw new TrustpubError("forbidden_event", refusal);
@@ -143,23 +144,18 @@ async function runExchange(
   const replayId =
     typeof claims.jti === "string" ? claims.jti : `sha256:${await sha256Hex(request.token)}`;
   const key = await jtiKey(config.replay.key_prefix, issuer.url, replayId);
-  // The token is refused anyway once it is older than max_token_age, so the
-  // claim never needs to outlive that, whatever exp the issuer wrote.
-  const usableUntil = Math.min(
-    claims.exp as number,
-    (claims.iat as number) + Math.ceil(config.defaults.max_token_age / 1000),
-  );
   const claimed = await inSpan("replay_claim", () =>
-    deps.replay.claim(key, (usableUntil + skewSeconds) * 1000),
+    deps.replay.claim(key, (replayUntil(claims) + skewSeconds) * 1000),
   );
   if (!claimed) throw new TrustpubError("replayed_token", "token has already been used");
 
   return inSpan("mint", async () => {
     const ttlSeconds = Math.floor((registry.token_ttl ?? config.defaults.token_ttl) / 1000);
-    const act = { iss: issuer.url, sub: String(claims.sub ?? ""), ...identity.act };
+    const subject = identity.subject ?? String(claims.sub ?? "");
+    const act = { iss: issuer.url, sub: subject, ...identity.act };
     const scope = grant.scope.join(" ");
     const minted = await mintToken(deps.keys(), config.issuer, nowSeconds(deps.clock), ttlSeconds, {
-      sub: `ci:${issuer.id}:${String(claims.sub ?? "")}`,
+      sub: `ci:${issuer.id}:${subject}`,
       aud: registry.token_audience,
       client_id: grant.publishers[0]!,
       publishers: grant.publishers,
@@ -181,4 +177,18 @@ async function runExchange(
       act,
     };
   });
+}
+
+/** The longest `max_token_age` the config accepts: no token is usable past iat plus this. */
+const MAX_TOKEN_AGE_CEILING_SECONDS = 24 * 3600;
+
+/**
+ * Until when a used `(iss, jti)` must stay recorded: the token's `exp`, but
+ * never beyond `iat` plus the largest `max_token_age` a config may set, since
+ * the age check refuses the token after that whatever its `exp` (a Kubernetes
+ * or Buildkite token can be minted to live for days). The ceiling, not the
+ * configured age, so a reload that raises max_token_age cannot reopen a claim.
+ */
+function replayUntil(claims: Record<string, unknown>): number {
+  return Math.min(claims.exp as number, (claims.iat as number) + MAX_TOKEN_AGE_CEILING_SECONDS);
 }

@@ -8,6 +8,7 @@ import {
 import { TrustpubError } from "../errors.js";
 import type { Clock } from "../lib/clock.js";
 import { parseJsonStrict } from "../lib/json.js";
+import { parsePointer, resolvePointer } from "../lib/pointer.js";
 import type { IssuerDirectory, TrustedIssuer } from "./directory.js";
 
 /** Longest CI token accepted; real ones are 1-3 KB. */
@@ -101,7 +102,9 @@ export async function verifyCiToken(
   }
 
   checkTimes(claims, policy, clock);
+  checkLifetime(claims, issuer);
   checkRequired(claims, issuer);
+  checkIssuerSegments(claims, issuer);
   return { issuer, header, claims };
 }
 
@@ -154,6 +157,40 @@ function checkTimes(claims: Record<string, unknown>, policy: VerifyPolicy, clock
     throw new TrustpubError("invalid_claims", "the token is too old (iat)");
 }
 
+/**
+ * An issuer's optional `max_lifetime`: refuse tokens minted to live longer
+ * (Buildkite `--lifetime`, Kubernetes `expirationSeconds`). Off by default:
+ * `max_token_age` already bounds how long after `iat` any token is accepted,
+ * whatever its `exp` says.
+ */
+function checkLifetime(claims: Record<string, unknown>, issuer: TrustedIssuer): void {
+  const max = issuer.config.max_lifetime;
+  if (!max) return;
+  if ((claims.exp as number) - (claims.iat as number) > max / 1000) {
+    throw new TrustpubError("invalid_claims", "the token's lifetime (exp - iat) is too long");
+  }
+}
+
+/**
+ * A pattern issuer's segment that the provider binds to a claim must equal
+ * it: `https://oidc.circleci.com/org/{org_id}` and the token's own
+ * `oidc.circleci.com/org-id` name the same organisation.
+ */
+function checkIssuerSegments(claims: Record<string, unknown>, issuer: TrustedIssuer): void {
+  for (const [name, value] of Object.entries(issuer.context.params)) {
+    const binding = issuer.provider.issuerSegments?.[name];
+    if (!binding) continue;
+    const claimValue = resolvePointer(claims, parsePointer(binding.claim) ?? []);
+    const normalize = issuer.provider.shortcuts[binding.shortcut]?.normalize ?? ((s: string) => s);
+    if (typeof claimValue !== "string" || normalize(claimValue) !== normalize(value)) {
+      throw new TrustpubError(
+        "invalid_claims",
+        `the token's ${binding.claim.slice(1).replaceAll("~1", "/")} claim does not match its issuer URL`,
+      );
+    }
+  }
+}
+
 function checkRequired(claims: Record<string, unknown>, issuer: TrustedIssuer): void {
   if (issuer.config.require_jti) {
     const jti = claims.jti;
@@ -165,8 +202,9 @@ function checkRequired(claims: Record<string, unknown>, issuer: TrustedIssuer): 
   const result = issuer.provider.claims.safeParse(claims);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const name = String(issue.path[0] ?? "claims");
-    const absent = claims[name] === undefined;
+    const path = issue.path.map(String);
+    const name = path.length > 0 ? path.join(".") : "claims";
+    const absent = path.length > 0 && resolvePointer(claims, path) === undefined;
     throw new TrustpubError(
       "missing_claim",
       `claim ${name} ${absent ? "is missing" : "has the wrong type or form"}`,

@@ -1,10 +1,12 @@
 import type { PublisherSpec } from "../config/schema.js";
 import { isPointer, parsePointer, resolvePointer } from "../lib/pointer.js";
+import { ISSUER_KEY_PREFIX } from "../providers/identify.js";
 import type { Identity, Provider } from "../providers/types.js";
 import {
   type CompiledMatcher,
   compileMatcher,
   MatcherError,
+  type MatcherSpec,
   type MatchOutcome,
 } from "./matcher.js";
 import {
@@ -46,6 +48,12 @@ export class PublisherError extends Error {
   }
 }
 
+/** What a publisher's `ci_issuer` offers beyond its provider. */
+export interface PublisherIssuerContext {
+  /** The segment name of a pattern issuer (`org_id`), matchable as `issuer.org_id`. */
+  readonly segment?: string | undefined;
+}
+
 /**
  * Compiles a publisher once, at load or when the admin API saves it:
  * unknown shortcuts, malformed pointers and unsafe patterns are refused here,
@@ -55,6 +63,7 @@ export function compilePublisher(
   spec: PublisherSpec,
   provider: Provider,
   flavor: Flavor,
+  issuer: PublisherIssuerContext = {},
 ): CompiledPublisher {
   const problems: PublisherProblem[] = [];
   const checks: Check[] = [];
@@ -65,6 +74,22 @@ export function compilePublisher(
       pointer = parsePointer(key);
       if (!pointer) {
         problems.push({ path, message: "invalid JSON Pointer (RFC 6901)" });
+        continue;
+      }
+      const untrusted = provider.untrustedClaims?.[key];
+      if (untrusted !== undefined) {
+        problems.push({ path, message: untrusted });
+        continue;
+      }
+    } else if (key.startsWith(ISSUER_KEY_PREFIX)) {
+      if (issuer.segment === undefined || key !== `${ISSUER_KEY_PREFIX}${issuer.segment}`) {
+        problems.push({
+          path,
+          message:
+            issuer.segment === undefined
+              ? "issuer.* keys need a ci_issuer whose url is a pattern"
+              : `the ci_issuer's pattern names its segment ${ISSUER_KEY_PREFIX}${issuer.segment}`,
+        });
         continue;
       }
     } else if (!Object.hasOwn(provider.shortcuts, key)) {
@@ -83,8 +108,12 @@ export function compilePublisher(
       continue;
     }
     try {
-      const ci = pointer === undefined && provider.shortcuts[key]?.caseInsensitive === true;
-      checks.push({ key, pointer, matcher: compileMatcher(matcherSpec, ci) });
+      const shortcut = pointer === undefined ? provider.shortcuts[key] : undefined;
+      const ci = shortcut?.caseInsensitive === true;
+      const normalized = shortcut?.normalize
+        ? normalizeLiterals(matcherSpec, shortcut.normalize)
+        : matcherSpec;
+      checks.push({ key, pointer, matcher: compileMatcher(normalized, ci) });
     } catch (err) {
       if (!(err instanceof MatcherError)) throw err;
       problems.push({ path, message: err.message });
@@ -103,6 +132,16 @@ export function compilePublisher(
     permissions: [...new Set(spec.permissions)],
     spec,
   };
+}
+
+/** A shortcut's normaliser applied to a matcher's literal values; patterns are left as written. */
+function normalizeLiterals(spec: MatcherSpec, normalize: (value: string) => string): MatcherSpec {
+  if (typeof spec === "string") return normalize(spec);
+  if (typeof spec !== "object") return spec;
+  if ("equals" in spec) return { ...spec, equals: normalize(spec.equals) };
+  if ("one_of" in spec) return { one_of: spec.one_of.map(normalize) };
+  if ("contains" in spec) return { contains: normalize(spec.contains) };
+  return spec;
 }
 
 export interface CheckResult {

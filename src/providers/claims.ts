@@ -28,3 +28,48 @@ export function compact(record: Record<string, string | undefined>): Record<stri
   for (const [k, v] of Object.entries(record)) if (v !== undefined && v !== "") out[k] = v;
   return out;
 }
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** A UUID, as CircleCI, Buildkite and Kubernetes send them. */
+export const uuid = z.string().regex(UUID, "expected a UUID");
+
+/** A UUID wrapped in braces, as Bitbucket sends them ("{0b6c...}"); bare UUIDs are accepted too. */
+export const bracedUuid = z
+  .string()
+  .refine((s) => UUID.test(s.replace(/^\{(.*)\}$/, "$1")), "expected a UUID");
+
+/** One spelling for a UUID: no braces, lower case (RFC 9562 compares UUIDs case-insensitively). */
+export function normalizeUuid(value: string): string {
+  return value.replace(/^\{(.*)\}$/, "$1").toLowerCase();
+}
+
+/** The normalised UUID of a claim, or undefined when it is not a string. */
+export function uuidOf(value: unknown): string | undefined {
+  return typeof value === "string" ? normalizeUuid(value) : undefined;
+}
+
+/** A decimal id that a platform may send as a JSON number or a string. */
+export function idString(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+  return undefined;
+}
+
+/** The workflow file of `<owner>/<repo>/<dir>/<file>@<ref>` when it lives in `repository` under one of `dirs`. */
+export function workflowFileIn(
+  workflowRef: unknown,
+  repository: unknown,
+  dirs: readonly string[],
+  fold: (s: string) => string,
+): string | undefined {
+  const path = beforeAt(workflowRef);
+  if (path === undefined || typeof repository !== "string") return undefined;
+  for (const dir of dirs) {
+    const prefix = fold(`${repository}/${dir}/`);
+    if (!fold(path).startsWith(prefix)) continue;
+    const file = path.slice(prefix.length);
+    return file.includes("/") || file === "" ? undefined : file;
+  }
+  return undefined;
+}

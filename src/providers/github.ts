@@ -15,6 +15,12 @@ const claims = z.looseObject({
   repository_owner_id: numericId,
   workflow_ref: claimString,
   job_workflow_ref: claimString,
+  job_workflow_sha: z
+    .string()
+    .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "expected a commit sha")
+    .optional(),
+  enterprise: claimString.optional(),
+  enterprise_id: numericId.optional(),
   ref: claimString,
   ref_type: claimString.optional(),
   sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "expected a commit sha"),
@@ -49,6 +55,25 @@ function workflowRepository(jobWorkflowRef: unknown): string | undefined {
   return marker > 0 ? path!.slice(0, marker) : undefined;
 }
 
+/** Keys that name the reusable workflow a job runs, for the implicit same-repository check. */
+const JOB_WORKFLOW_KEYS = [
+  "job_workflow",
+  "job_workflow_sha",
+  "/job_workflow_ref",
+  "/job_workflow_sha",
+];
+
+const GITHUB_COM_ISSUER = "https://token.actions.githubusercontent.com";
+
+/** The web server behind an issuer: github.com (also for enterprise `/<slug>` issuers) or a GHES host. */
+function serverUrlOf(issuerUrl: string): string | undefined {
+  if (issuerUrl === GITHUB_COM_ISSUER || issuerUrl.startsWith(`${GITHUB_COM_ISSUER}/`)) {
+    return "https://github.com";
+  }
+  const ghes = /^(https:\/\/[^/]+)\/_services\/token$/.exec(issuerUrl);
+  return ghes?.[1];
+}
+
 export const github: Provider = {
   name: "github",
   claims,
@@ -58,14 +83,19 @@ export const github: Provider = {
     repository_owner: { caseInsensitive: true },
     repository_owner_id: {},
     workflow: {},
-    job_workflow: {},
+    job_workflow: { claim: "/job_workflow_ref" },
+    job_workflow_sha: { claim: "/job_workflow_sha" },
     environment: { caseInsensitive: true },
     ref: {},
     ref_type: {},
     event_name: {},
     runner_environment: {},
+    enterprise: { caseInsensitive: true, claim: "/enterprise" },
+    enterprise_id: { claim: "/enterprise_id" },
   },
   immutableIds: ["repository_id", "repository_owner_id"],
+  // An enterprise's own issuer (`https://token.actions.githubusercontent.com/{enterprise}`).
+  issuerSegments: { enterprise: { claim: "/enterprise", shortcut: "enterprise" } },
 
   refuse(c, issuer: IssuerContext) {
     const event = str(c.event_name);
@@ -77,10 +107,7 @@ export const github: Provider = {
 
   identity(c, issuer): Identity {
     const repository = str(c.repository);
-    const serverUrl =
-      issuer.url === "https://token.actions.githubusercontent.com"
-        ? "https://github.com"
-        : undefined;
+    const serverUrl = serverUrlOf(issuer.url);
     const runId = str(c.run_id);
     const runUrl =
       serverUrl && repository && runId
@@ -94,11 +121,14 @@ export const github: Provider = {
         repository_owner_id: c.repository_owner_id,
         workflow: workflowFile(c.workflow_ref, repository),
         job_workflow: c.job_workflow_ref,
+        job_workflow_sha: c.job_workflow_sha,
         environment: c.environment,
         ref: c.ref,
         ref_type: c.ref_type,
         event_name: c.event_name,
         runner_environment: c.runner_environment,
+        enterprise: c.enterprise,
+        enterprise_id: c.enterprise_id,
       },
       act: compact({
         repository: serverUrl && repository ? `${serverUrl}/${repository}` : repository,
@@ -106,6 +136,7 @@ export const github: Provider = {
         repository_owner_id: str(c.repository_owner_id),
         workflow: str(c.workflow_ref),
         job_workflow: str(c.job_workflow_ref),
+        job_workflow_sha: str(c.job_workflow_sha),
         ref: str(c.ref),
         sha: str(c.sha),
         event: str(c.event_name),
@@ -118,10 +149,11 @@ export const github: Provider = {
 
   /**
    * A reusable workflow from another repository runs with the caller's
-   * identity; trust it only when the publisher names it (`job_workflow`).
+   * identity; trust it only when the publisher names it (`job_workflow` by
+   * path and ref, or `job_workflow_sha` by commit).
    */
   implicit(identity, matchKeys) {
-    if (matchKeys.has("job_workflow") || matchKeys.has("/job_workflow_ref")) return undefined;
+    if (JOB_WORKFLOW_KEYS.some((key) => matchKeys.has(key))) return undefined;
     const repo = workflowRepository(identity.values.job_workflow);
     const own = identity.values.repository;
     if (repo === undefined || typeof own !== "string" || asciiLower(repo) !== asciiLower(own)) {
