@@ -6,10 +6,14 @@ import {
   isTrustpubError,
   TrustpubError,
 } from "./errors.js";
+import { authzRoutes } from "./routes/authz.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
+import { introspectRoutes } from "./routes/introspect.js";
 import { nativeRoutes } from "./routes/native.js";
 import { opsRoutes } from "./routes/ops.js";
+import { registryRoutes } from "./routes/registries/index.js";
+import { revokeRoutes } from "./routes/revoke.js";
 import { rfc8693Routes } from "./routes/rfc8693.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import type { Services } from "./services.js";
@@ -44,6 +48,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route("/", nativeRoutes());
   app.route("/", rfc8693Routes());
   app.route("/", demoIssuerRoutes());
+  app.route("/", introspectRoutes());
+  app.route("/", revokeRoutes());
+  app.route("/", authzRoutes());
+  app.route("/", registryRoutes());
 
   app.notFound((c) =>
     nativeErrorShape(new TrustpubError("not_found", `no route for ${c.req.method} ${c.req.path}`)),

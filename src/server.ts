@@ -64,7 +64,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const configPath = options.configPath ?? env.TRUSTPUB_CONFIG;
   let loaded: LoadedConfig;
   if (options.config !== undefined) {
-    loaded = await loadConfig(options.config, env, nodeFileSource(options.configDir ?? process.cwd()));
+    loaded = await loadConfig(
+      options.config,
+      env,
+      nodeFileSource(options.configDir ?? process.cwd()),
+    );
   } else {
     if (!configPath) throw new Error("no config: pass --config FILE or set TRUSTPUB_CONFIG");
     logger.info({ config: configPath }, "loading config");
