@@ -49,7 +49,9 @@ describe("crates.io trusted publishing", () => {
     });
     expect(event.body).toEqual({
       errors: [
-        { detail: "event pull_request_target is refused unless the issuer lists it in allow_events" },
+        {
+          detail: "event pull_request_target is refused unless the issuer lists it in allow_events",
+        },
       ],
     });
     await expectRefused(h, event, 403, "forbidden_event", before);
@@ -73,7 +75,10 @@ describe("crates.io trusted publishing", () => {
     expect(res.text).toBe("");
     expect((await authz(issued)).status).toBe(401);
 
-    const again = await send(h.url, TOKENS, { method: "DELETE", headers: { authorization: issued } });
+    const again = await send(h.url, TOKENS, {
+      method: "DELETE",
+      headers: { authorization: issued },
+    });
     expect(again.status).toBe(204);
     const events = h.audit.events.filter((e) => e.type === "trustpub.revoke");
     expect(events.map((e) => [e.endpoint, e.reason])).toEqual([

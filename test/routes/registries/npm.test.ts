@@ -1,6 +1,11 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, NPM_TOKEN_AUDIENCE, PYPI_AUDIENCE, startHarness } from "../../support/harness.js";
+import {
+  type Harness,
+  NPM_TOKEN_AUDIENCE,
+  PYPI_AUDIENCE,
+  startHarness,
+} from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
 import { send, withAllFlavors } from "../../support/registries.js";
 
@@ -65,7 +70,9 @@ describe("npm trusted publishing exchange", () => {
 
   it("refuses a request without a bearer token", async () => {
     const before = await h.storedKeys();
-    const res = await exchangeFor("@acme%2fdemo", undefined, { authorization: "Basic Zm9vOmJhcg==" });
+    const res = await exchangeFor("@acme%2fdemo", undefined, {
+      authorization: "Basic Zm9vOmJhcg==",
+    });
     expect(res.body).toEqual({
       message:
         "OIDC token exchange error - an Authorization: Bearer header holding the CI token is required",

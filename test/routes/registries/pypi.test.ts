@@ -1,6 +1,11 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, PYPI_AUDIENCE, PYPI_TOKEN_AUDIENCE, startHarness } from "../../support/harness.js";
+import {
+  type Harness,
+  PYPI_AUDIENCE,
+  PYPI_TOKEN_AUDIENCE,
+  startHarness,
+} from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
 import { postJson, send, withAllFlavors } from "../../support/registries.js";
 
@@ -83,7 +88,9 @@ describe("PyPI trusted publishing", () => {
   it("refuses a token for another registry", async () => {
     const before = await h.storedKeys();
     const res = await postJson(h.url, MINT, { token: await h.githubToken() });
-    expect(res.body).toEqual(failed("invalid-token", "the token's audience is not this registry's"));
+    expect(res.body).toEqual(
+      failed("invalid-token", "the token's audience is not this registry's"),
+    );
     await expectRefused(h, res, 422, "invalid_claims", before);
   });
 });

@@ -43,7 +43,9 @@ describe("RubyGems trusted publishing", () => {
 
   it("answers 404 when no publisher or issuer fits, 400 for a bad JWT", async () => {
     const before = await h.storedKeys();
-    const stranger = await postJson(h.url, EXCHANGE, { jwt: await ciToken({ repository_owner_id: "1" }) });
+    const stranger = await postJson(h.url, EXCHANGE, {
+      jwt: await ciToken({ repository_owner_id: "1" }),
+    });
     expect(stranger.body).toEqual({ error: "no publisher trusts this identity for this registry" });
     await expectRefused(h, stranger, 404, "no_matching_publisher", before);
 
