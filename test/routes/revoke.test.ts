@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,9 +11,10 @@ import { INTROSPECT_SECRET, send, withAllFlavors } from "../support/registries.j
 
 let h: Harness;
 let replica: RunningServer;
+let dir: string;
 beforeAll(async () => {
   const jwk = await generatePrivateJwk("ES256");
-  const dir = mkdtempSync(join(tmpdir(), "trustpub-keys-"));
+  dir = mkdtempSync(join(tmpdir(), "trustpub-keys-"));
   const keysFile = join(dir, "signing.jwks.json");
   writeFileSync(keysFile, JSON.stringify({ keys: [jwk] }));
   h = await startHarness({
@@ -36,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await replica?.shutdown();
   await h?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const revoke = (url: string, token: string) =>

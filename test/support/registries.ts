@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HarnessOptions, HttpAnswer } from "./harness.js";
@@ -22,6 +22,18 @@ const GITHUB_MATCH = {
   environment: "release",
 };
 
+let secretsDir: string | undefined;
+
+/** One folder of secret files per test process, removed when it exits. */
+function secretsFolder(): string {
+  if (secretsDir === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "trustpub-secrets-"));
+    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+    secretsDir = made;
+  }
+  return secretsDir;
+}
+
 /**
  * Adds a cargo, a RubyGems, a NuGet and a generic registry, each with a
  * GitHub publisher for the demo repository, and introspection secrets for
@@ -29,7 +41,7 @@ const GITHUB_MATCH = {
  */
 export function withAllFlavors(npmMount?: string): NonNullable<HarnessOptions["configure"]> {
   return (config) => {
-    const dir = mkdtempSync(join(tmpdir(), "trustpub-secrets-"));
+    const dir = secretsFolder();
     const registries = config.registries as Record<string, Record<string, unknown>>;
     for (const [id, secret] of Object.entries(INTROSPECT_SECRET)) {
       const file = join(dir, `${id}.secret`);
