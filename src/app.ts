@@ -23,6 +23,8 @@ export interface AppOptions {
   readonly services: () => Services;
   /** The caller's address from the runtime's connection info. */
   readonly clientAddress?: ((request: Request, env: unknown) => string | undefined) | undefined;
+  /** The raw request target (`/a/../b?x`), where the runtime still has it. */
+  readonly requestTarget?: ((request: Request, env: unknown) => string | undefined) | undefined;
 }
 
 /** The native error body: `{"error", "error_description", "reason"}`. */
@@ -39,6 +41,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     c.set("services", options.services());
     c.set("client", options.clientAddress?.(c.req.raw, c.env));
+    c.set("target", options.requestTarget?.(c.req.raw, c.env));
     await next();
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });

@@ -15,14 +15,21 @@ const PREFIX = "/v1/authz";
 /**
  * The registry a check is for and, for Envoy, the original request in the
  * path: `/v1/authz/{registry}[/{original path}]`, or `/v1/authz?registry=`
- * (which may be left out when only one registry is configured).
+ * (which may be left out when only one registry is configured). The Envoy
+ * path is taken from the raw request target where the runtime has it: URL
+ * parsing resolves `..` and `%2e%2e`, which the upstream receives unresolved.
  */
 function target(
   config: Pick<ParsedConfig, "registries">,
   url: URL,
+  raw: string | undefined,
   method: string,
 ): { registryId: string; envoy: OriginalRequest | undefined } {
-  const below = url.pathname.slice(PREFIX.length);
+  const source = raw ?? `${url.pathname}${url.search}`;
+  const q = source.indexOf("?");
+  const path = q === -1 ? source : source.slice(0, q);
+  const search = q === -1 ? "" : source.slice(q);
+  const below = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : "";
   if (below === "" || below === "/") {
     const ids = Object.keys(config.registries);
     const registryId = url.searchParams.get("registry") ?? (ids.length === 1 ? ids[0]! : "");
@@ -32,7 +39,7 @@ function target(
   if (slash === -1) return { registryId: below.slice(1), envoy: undefined };
   return {
     registryId: below.slice(1, slash),
-    envoy: { method, uri: `${below.slice(slash)}${url.search}` },
+    envoy: { method, uri: `${below.slice(slash)}${search}` },
   };
 }
 
@@ -81,7 +88,7 @@ export function authzRoutes(): Hono<AppEnv> {
   const handler = async (c: Context<AppEnv>) => {
     const services = c.get("services");
     const url = new URL(c.req.url);
-    const { registryId, envoy } = target(services.config, url, c.req.method);
+    const { registryId, envoy } = target(services.config, url, c.get("target"), c.req.method);
     const registry = Object.hasOwn(services.config.registries, registryId)
       ? services.config.registries[registryId]
       : undefined;

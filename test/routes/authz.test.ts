@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../support/harness.js";
 import {
@@ -31,6 +32,22 @@ const nginx = (registry: string, method: string, uri: string, headers: Record<st
     headers: { "x-original-method": method, "x-original-uri": uri, ...headers },
   });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A request whose target is sent as written (fetch would resolve its dot segments). */
+function rawRequest(method: string, target: string, headers: Record<string, string>) {
+  return new Promise<{ status: number }>((resolve, reject) => {
+    const url = new URL(h.url);
+    const req = request(
+      { host: url.hostname, port: url.port, method, path: target, headers },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("forward auth for npm", () => {
   it("allows a publish of a granted package and hands the upstream the verified facts", async () => {
@@ -98,6 +115,19 @@ describe("forward auth for npm", () => {
       expect(res.body.reason).toBe("scope_exceeded");
       expect(res.headers.get("x-trustpub-subject")).toBeNull();
     }
+  });
+
+  it("reads Envoy's original path raw, as the upstream receives it", async () => {
+    for (const path of [
+      "/x/../@acme%2fdemo",
+      "/x/%2e%2e/@acme%2fdemo",
+      "/../npm-internal/@acme%2fdemo",
+    ]) {
+      const res = await rawRequest("PUT", `/v1/authz/npm-internal${path}`, bearer(npmToken));
+      expect(res.status, path).toBe(403);
+    }
+    const ok = await rawRequest("PUT", "/v1/authz/npm-internal/@acme%2fdemo", bearer(npmToken));
+    expect(ok.status).toBe(200);
   });
 
   it("refuses a request whose original is described twice, differently", async () => {
