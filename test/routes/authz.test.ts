@@ -6,6 +6,7 @@ import {
   GENERIC_AUDIENCE,
   NUGET_AUDIENCE,
   RUBYGEMS_AUDIENCE,
+  removeSecretFiles,
   send,
   withAllFlavors,
 } from "../support/registries.js";
@@ -18,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 async function issue(ci: string): Promise<string> {

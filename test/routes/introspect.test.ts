@@ -7,7 +7,12 @@ import {
   startHarness,
   TRUSTPUB_ISSUER,
 } from "../support/harness.js";
-import { INTROSPECT_SECRET, send, withAllFlavors } from "../support/registries.js";
+import {
+  INTROSPECT_SECRET,
+  removeSecretFiles,
+  send,
+  withAllFlavors,
+} from "../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,6 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 const NPM_SECRET = INTROSPECT_SECRET["npm-internal"];

@@ -7,7 +7,12 @@ import { memoryAudit } from "../../src/telemetry/audit.js";
 import { memoryLogger } from "../../src/telemetry/logger.js";
 import { generatePrivateJwk } from "../../src/tokens/keys.js";
 import { type Harness, startHarness } from "../support/harness.js";
-import { INTROSPECT_SECRET, send, withAllFlavors } from "../support/registries.js";
+import {
+  INTROSPECT_SECRET,
+  removeSecretFiles,
+  send,
+  withAllFlavors,
+} from "../support/registries.js";
 
 let h: Harness;
 let replica: RunningServer;
@@ -37,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await replica?.shutdown();
   await h?.close();
+  removeSecretFiles();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -22,16 +22,11 @@ const GITHUB_MATCH = {
   environment: "release",
 };
 
-let secretsDir: string | undefined;
+const secretDirs: string[] = [];
 
-/** One folder of secret files per test process, removed when it exits. */
-function secretsFolder(): string {
-  if (secretsDir === undefined) {
-    const made = mkdtempSync(join(tmpdir(), "trustpub-secrets-"));
-    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
-    secretsDir = made;
-  }
-  return secretsDir;
+/** Removes the secret files `withAllFlavors` wrote; call it in afterAll. */
+export function removeSecretFiles(): void {
+  for (const dir of secretDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -41,7 +36,8 @@ function secretsFolder(): string {
  */
 export function withAllFlavors(npmMount?: string): NonNullable<HarnessOptions["configure"]> {
   return (config) => {
-    const dir = secretsFolder();
+    const dir = mkdtempSync(join(tmpdir(), "trustpub-secrets-"));
+    secretDirs.push(dir);
     const registries = config.registries as Record<string, Record<string, unknown>>;
     for (const [id, secret] of Object.entries(INTROSPECT_SECRET)) {
       const file = join(dir, `${id}.secret`);

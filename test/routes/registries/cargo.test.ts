@@ -2,7 +2,13 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
-import { CARGO_AUDIENCE, postJson, send, withAllFlavors } from "../../support/registries.js";
+import {
+  CARGO_AUDIENCE,
+  postJson,
+  removeSecretFiles,
+  send,
+  withAllFlavors,
+} from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,6 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 const TOKENS = "/r/cargo-internal/api/v1/trusted_publishing/tokens";

@@ -3,7 +3,13 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, type HttpAnswer, startHarness } from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
-import { NUGET_AUDIENCE, postJson, send, withAllFlavors } from "../../support/registries.js";
+import {
+  NUGET_AUDIENCE,
+  postJson,
+  removeSecretFiles,
+  send,
+  withAllFlavors,
+} from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -11,6 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 const TOKEN = "/r/nuget-internal/api/v2/token";

@@ -7,7 +7,7 @@ import {
   startHarness,
 } from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
-import { postJson, send, withAllFlavors } from "../../support/registries.js";
+import { postJson, removeSecretFiles, send, withAllFlavors } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,6 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 const MINT = "/r/pypi-internal/_/oidc/mint-token";

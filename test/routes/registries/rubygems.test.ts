@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims } from "../../support/claims.js";
 import { type Harness, startHarness } from "../../support/harness.js";
 import { expectRefused } from "../../support/refusal.js";
-import { postJson, RUBYGEMS_AUDIENCE, withAllFlavors } from "../../support/registries.js";
+import {
+  postJson,
+  RUBYGEMS_AUDIENCE,
+  removeSecretFiles,
+  withAllFlavors,
+} from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -11,6 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+  removeSecretFiles();
 });
 
 const EXCHANGE = "/r/gems-internal/api/v1/oidc/trusted_publisher/exchange_token";
