@@ -11,7 +11,7 @@ import type { CompatProtocol } from "./types.js";
 export const cargoErrorShape: ErrorShape = (err) =>
   Response.json(
     { errors: [{ detail: err.message }] },
-    { status: err.status, headers: compatHeaders(err) },
+    { status: err.status, headers: compatHeaders(err, err.status) },
   );
 
 const TOKENS = /^\/api\/v1\/trusted_publishing\/tokens$/;

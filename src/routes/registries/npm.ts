@@ -13,7 +13,7 @@ import type { CompatProtocol } from "./types.js";
 export const npmErrorShape: ErrorShape = (err) =>
   Response.json(
     { message: `OIDC token exchange error - ${err.message}` },
-    { status: err.status, headers: compatHeaders(err) },
+    { status: err.status, headers: compatHeaders(err, err.status) },
   );
 
 /**

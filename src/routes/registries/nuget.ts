@@ -17,7 +17,7 @@ export const nugetErrorShape: ErrorShape = (err) => {
   let status = 401;
   if (keepsStatus(err) || err.status === 413 || err.status === 415) status = err.status;
   else if (err.status === 400) status = 400;
-  const headers = compatHeaders(err);
+  const headers = compatHeaders(err, status);
   if (status === 401) headers["WWW-Authenticate"] ??= "Bearer";
   return Response.json({ error: err.message }, { status, headers });
 };

@@ -25,16 +25,14 @@ const CODES: Partial<Record<Reason, string>> = {
  * [{"code", "description"}]}`, which pypa/gh-action-pypi-publish prints
  * line by line. 429 and 5xx keep their status (with the same body shape).
  */
-export const pypiErrorShape: ErrorShape = (err) =>
-  Response.json(
-    {
-      message: "Token request failed",
-      errors: [
-        { code: CODES[err.reason] ?? err.reason.replaceAll("_", "-"), description: err.message },
-      ],
-    },
-    { status: keepsStatus(err) ? err.status : 422, headers: compatHeaders(err) },
+export const pypiErrorShape: ErrorShape = (err) => {
+  const status = keepsStatus(err) ? err.status : 422;
+  const code = CODES[err.reason] ?? err.reason.replaceAll("_", "-");
+  return Response.json(
+    { message: "Token request failed", errors: [{ code, description: err.message }] },
+    { status, headers: compatHeaders(err, status) },
   );
+};
 
 /**
  * PyPI (Warehouse): `GET /_/oidc/audience` tells the publish action which

@@ -18,7 +18,7 @@ export const rubygemsErrorShape: ErrorShape = (err) => {
   let status = 400;
   if (keepsStatus(err) || err.status === 413 || err.status === 415) status = err.status;
   else if (NOT_FOUND.has(err.reason)) status = 404;
-  return Response.json({ error: err.message }, { status, headers: compatHeaders(err) });
+  return Response.json({ error: err.message }, { status, headers: compatHeaders(err, status) });
 };
 
 /** RubyGems API key scopes for trustpub's permissions. */

@@ -1,12 +1,15 @@
 import { errorHeaders, publicReason, type TrustpubError } from "../../errors.js";
 
 /**
- * Headers of an error answered in an ecosystem's shape: the usual ones
- * (Retry-After, WWW-Authenticate, Cache-Control) plus `X-Trustpub-Reason`,
- * so operators and tests see trustpub's reason whatever body the client reads.
+ * Headers of an error answered in an ecosystem's shape with `status`: the
+ * usual ones (Retry-After, Cache-Control, WWW-Authenticate on a 401 only)
+ * plus `X-Trustpub-Reason`, so operators and tests see trustpub's reason
+ * whatever body the client reads.
  */
-export function compatHeaders(err: TrustpubError): Record<string, string> {
-  return { ...errorHeaders(err), "X-Trustpub-Reason": publicReason(err.reason) };
+export function compatHeaders(err: TrustpubError, status: number): Record<string, string> {
+  const headers = errorHeaders(err);
+  if (status !== 401) delete headers["WWW-Authenticate"];
+  return { ...headers, "X-Trustpub-Reason": publicReason(err.reason) };
 }
 
 /** 429, 503 and 500 keep their status in every protocol, so clients back off or retry. */

@@ -69,6 +69,7 @@ describe("PyPI trusted publishing", () => {
       token: await h.gitlabToken({ exp: Math.floor(Date.now() / 1000) - 600 }),
     });
     expect(expired.body).toEqual(failed("invalid-token", "the token has expired"));
+    expect(expired.headers.get("www-authenticate")).toBeNull();
     await expectRefused(h, expired, 422, "invalid_claims", before);
 
     const missing = await postJson(h.url, MINT, { jwt: await h.gitlabToken() });
