@@ -6,10 +6,14 @@ import {
   isTrustpubError,
   TrustpubError,
 } from "./errors.js";
+import { authzRoutes } from "./routes/authz.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
+import { introspectRoutes } from "./routes/introspect.js";
 import { nativeRoutes } from "./routes/native.js";
 import { opsRoutes } from "./routes/ops.js";
+import { registryRoutes } from "./routes/registries/index.js";
+import { revokeRoutes } from "./routes/revoke.js";
 import { rfc8693Routes } from "./routes/rfc8693.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import type { Services } from "./services.js";
@@ -19,6 +23,8 @@ export interface AppOptions {
   readonly services: () => Services;
   /** The caller's address from the runtime's connection info. */
   readonly clientAddress?: ((request: Request, env: unknown) => string | undefined) | undefined;
+  /** The raw request target (`/a/../b?x`), where the runtime still has it. */
+  readonly requestTarget?: ((request: Request, env: unknown) => string | undefined) | undefined;
 }
 
 /** The native error body: `{"error", "error_description", "reason"}`. */
@@ -35,6 +41,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     c.set("services", options.services());
     c.set("client", options.clientAddress?.(c.req.raw, c.env));
+    c.set("target", options.requestTarget?.(c.req.raw, c.env));
     await next();
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
@@ -44,6 +51,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route("/", nativeRoutes());
   app.route("/", rfc8693Routes());
   app.route("/", demoIssuerRoutes());
+  app.route("/", introspectRoutes());
+  app.route("/", revokeRoutes());
+  app.route("/", authzRoutes());
+  app.route("/", registryRoutes());
 
   app.notFound((c) =>
     nativeErrorShape(new TrustpubError("not_found", `no route for ${c.req.method} ${c.req.path}`)),

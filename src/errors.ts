@@ -21,6 +21,8 @@ export const REASONS = {
   forbidden_event: { status: 403, error: "access_denied" },
   scope_exceeded: { status: 403, error: "invalid_scope" },
   unauthorized: { status: 401, error: "invalid_client" },
+  /** An issued token presented to authz, revocation or a registry is not valid there. */
+  invalid_token: { status: 401, error: "invalid_token" },
   not_found: { status: 404, error: "not_found" },
   replayed_token: { status: 409, error: "invalid_request" },
   rate_limited: { status: 429, error: "temporarily_unavailable" },

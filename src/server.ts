@@ -111,6 +111,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     services: () => services,
     clientAddress: (_request, bindings) =>
       (bindings as { incoming?: IncomingMessage }).incoming?.socket.remoteAddress,
+    requestTarget: (_request, bindings) =>
+      (bindings as { incoming?: IncomingMessage }).incoming?.url,
   });
 
   const server = await new Promise<ServerType>((resolve, reject) => {

@@ -112,6 +112,8 @@ export async function loadConfig(
     }
   }
 
+  problems.push(...sharedSecrets(introspectionSecrets));
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     config: deepFreeze(config),
@@ -121,6 +123,24 @@ export async function loadConfig(
     publishers: Object.freeze(publishers),
     warnings: Object.freeze(warnings),
   });
+}
+
+/** An introspection secret names its registry, so no two registries may share one. */
+function sharedSecrets(secrets: Record<string, string[]>): string[] {
+  const owner = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [id, list] of Object.entries(secrets)) {
+    for (const secret of list) {
+      const other = owner.get(secret);
+      if (other !== undefined && other !== id) {
+        problems.push(
+          `registries.${id}.introspection_secrets_file: shares a secret with registries.${other}; each registry needs its own`,
+        );
+      }
+      owner.set(secret, id);
+    }
+  }
+  return problems;
 }
 
 function applyEnv(raw: unknown, env: ConfigEnv): unknown {

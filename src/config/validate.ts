@@ -2,6 +2,7 @@ import { compileIssuerPattern, exampleIssuerUrl, isIssuerPattern } from "../issu
 import { exactlyPinned, tenantProblem } from "../policy/pins.js";
 import { type CompiledPublisher, compilePublisher, PublisherError } from "../policy/publisher.js";
 import { providerFor } from "../providers/index.js";
+import { mountPrefix } from "./mount.js";
 import type { CiIssuerConfig, ParsedConfig, PublisherSpec } from "./schema.js";
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -27,6 +28,7 @@ export function crossCheck(config: ParsedConfig): string[] {
       );
     audiences.set(registry.audience, id);
   }
+  problems.push(...checkMounts(config));
   const issuerUrls = new Set<string>();
   for (const [id, issuer] of Object.entries(config.ci_issuers)) {
     problems.push(...checkIssuerUrl(`ci_issuers.${id}`, issuer));
@@ -42,6 +44,24 @@ export function crossCheck(config: ParsedConfig): string[] {
     problems.push(
       "dev.demo_issuer: the demo CI issuer is development-only; it needs an http://127.0.0.1 or http://localhost issuer",
     );
+  }
+  return problems;
+}
+
+/** Two registries of one flavor at one mount would answer the same paths. */
+function checkMounts(config: ParsedConfig): string[] {
+  const problems: string[] = [];
+  const served = new Map<string, string>();
+  for (const [id, registry] of Object.entries(config.registries)) {
+    if (registry.flavor === "generic") continue;
+    const key = `${registry.flavor}\u0000${mountPrefix(id, registry)}`;
+    const other = served.get(key);
+    if (other) {
+      problems.push(
+        `registries.${id}.mount: registries.${other} already serves the ${registry.flavor} endpoints at ${registry.mount ?? `/r/${id}`}; give each its own mount`,
+      );
+    }
+    served.set(key, id);
   }
   return problems;
 }

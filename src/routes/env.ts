@@ -10,6 +10,8 @@ export interface AppEnv {
     services: Services;
     /** The caller's address, as the edge reports it (and trusted proxies vouch for). */
     client: string | undefined;
+    /** The request target exactly as received, before URL parsing resolved dot segments. */
+    target: string | undefined;
     /** Set by a route whose protocol has its own error body; the one mapper uses it. */
     errorShape: ErrorShape | undefined;
   };
