@@ -9,9 +9,13 @@ export interface StoreErrorObserver {
   storeError(operation: string): void;
 }
 
+/** Deletes KEYS[1] only while it holds ARGV[1]: a claim can only ever take back itself. */
+const RELEASE_CLAIM =
+  'if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0';
+
 /**
  * The replay store on Redis (single node, Sentinel or Cluster). The claim is
- * one `SET key 1 NX PXAT exp`: atomic on the server, so of N concurrent
+ * one `SET key <owner> NX PXAT exp`: atomic on the server, so of N concurrent
  * exchanges of one token across any number of replicas exactly one sees OK.
  * The client is built to fail fast (see redis-client.ts): a stopped Redis
  * errors at once, a paused one at the command timeout.
@@ -30,11 +34,24 @@ export function redisReplayStore(client: RedisClient, observer?: StoreErrorObser
   };
   return {
     kind: "redis",
-    claim: (key, expiresAtMs) =>
-      guard(
-        "claim",
-        async () => (await client.set(key, "1", "PXAT", Math.ceil(expiresAtMs), "NX")) === "OK",
-      ),
+    async claim(key, expiresAtMs) {
+      const owner = crypto.randomUUID();
+      try {
+        return await guard(
+          "claim",
+          async () => (await client.set(key, owner, "PXAT", Math.ceil(expiresAtMs), "NX")) === "OK",
+        );
+      } catch (err) {
+        // A SET that timed out (Redis paused or slow) can still run once Redis
+        // answers again. No token was issued for it, so take it back, best
+        // effort and only while it is still this claim: a retry of the same
+        // CI token after a 503 must not be refused as a replay.
+        void Promise.resolve()
+          .then(() => client.eval(RELEASE_CLAIM, 1, key, owner))
+          .catch(() => {});
+        throw err;
+      }
+    },
     has: (key) => guard("has", async () => (await client.exists(key)) === 1),
     ping: () =>
       guard("ping", async () => {

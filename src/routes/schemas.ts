@@ -3,12 +3,17 @@ import { formatPath } from "../config/problems.js";
 import { TrustpubError } from "../errors.js";
 import { PERMISSIONS } from "../policy/packages.js";
 
-/** A token as it may appear in a request: printable ASCII, bounded. Anything else is a malformed request. */
+/**
+ * A token as it may appear in a request: printable ASCII, bounded; anything else
+ * (NUL and other control characters, non-ASCII) is a malformed request. Spaces,
+ * tabs and line breaks pass here, so that the token parser refuses them like any
+ * other character outside base64url: as a malformed token (401).
+ */
 export const tokenField = z
   .string()
   .min(1)
   .max(16 * 1024)
-  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII");
+  .regex(/^[\t\n\r\x20-\x7e]+$/, "must be printable ASCII");
 
 export const packageList = z
   .array(
