@@ -100,11 +100,11 @@ export function compilePublisher(
       });
       continue;
     }
-    if (
-      pointer === undefined &&
-      (typeof matcherSpec === "number" || typeof matcherSpec === "boolean")
-    ) {
-      problems.push({ path, message: `expected string, received ${typeof matcherSpec}` });
+    const expected =
+      pointer === undefined ? (provider.shortcuts[key]?.valueType ?? "string") : undefined;
+    const literal = typeof matcherSpec === "object" ? undefined : typeof matcherSpec;
+    if (expected !== undefined && literal !== undefined && literal !== expected) {
+      problems.push({ path, message: `expected ${expected}, received ${literal}` });
       continue;
     }
     try {

@@ -27,7 +27,7 @@ export const google: Provider = {
   claims,
   shortcuts: {
     email: { caseInsensitive: true, claim: "/email" },
-    email_verified: { claim: "/email_verified" },
+    email_verified: { claim: "/email_verified", valueType: "boolean" },
     sub: { claim: "/sub" },
   },
   immutableIds: ["sub"],

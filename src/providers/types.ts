@@ -24,6 +24,8 @@ export interface Shortcut {
   readonly normalize?: (value: string) => string;
   /** The raw claim this shortcut reads, as a JSON Pointer: pinning either counts the same. */
   readonly claim?: string;
+  /** The type of the shortcut's value; a literal of another type could never match (default string). */
+  readonly valueType?: "string" | "boolean";
 }
 
 /** Context a provider needs besides the claims. */

@@ -1,7 +1,7 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../support/harness.js";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
+import { type Harness, startHarness } from "../../support/harness.js";
 import {
   CARGO_AUDIENCE,
   postJson,

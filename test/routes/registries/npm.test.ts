@@ -1,12 +1,12 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
 import {
   type Harness,
   NPM_TOKEN_AUDIENCE,
   PYPI_AUDIENCE,
   startHarness,
 } from "../../support/harness.js";
-import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
 import { removeSecretFiles, send, withAllFlavors } from "../../support/registries.js";
 
 let h: Harness;

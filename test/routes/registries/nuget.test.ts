@@ -1,8 +1,8 @@
 import { request } from "node:http";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, type HttpAnswer, startHarness } from "../../support/harness.js";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
+import { type Harness, type HttpAnswer, startHarness } from "../../support/harness.js";
 import {
   NUGET_AUDIENCE,
   postJson,

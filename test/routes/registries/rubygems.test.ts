@@ -1,8 +1,8 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims } from "../../support/claims.js";
-import { type Harness, startHarness } from "../../support/harness.js";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
+import { type Harness, startHarness } from "../../support/harness.js";
 import {
   postJson,
   RUBYGEMS_AUDIENCE,
