@@ -6,11 +6,13 @@ import {
   isTrustpubError,
   TrustpubError,
 } from "./errors.js";
+import { adminRoutes } from "./routes/admin.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
 import { nativeRoutes } from "./routes/native.js";
 import { opsRoutes } from "./routes/ops.js";
 import { rfc8693Routes } from "./routes/rfc8693.js";
+import { httpTelemetry, metricsRoutes } from "./routes/telemetry.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import type { Services } from "./services.js";
 
@@ -38,12 +40,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next();
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
+  app.use("*", httpTelemetry());
 
   app.route("/", opsRoutes());
   app.route("/", wellKnownRoutes());
   app.route("/", nativeRoutes());
   app.route("/", rfc8693Routes());
   app.route("/", demoIssuerRoutes());
+  app.route("/", adminRoutes());
+  app.route("/", metricsRoutes());
 
   app.notFound((c) =>
     nativeErrorShape(new TrustpubError("not_found", `no route for ${c.req.method} ${c.req.path}`)),

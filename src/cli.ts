@@ -35,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
           () => process.exit(1),
         );
       };
+      process.on("SIGHUP", () => {
+        running.services.runtime.logger.info({ signal: "SIGHUP" }, "signal received");
+        void running.reload();
+      });
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
       return -1;

@@ -6,17 +6,17 @@ import pino from "pino";
 import { createApp } from "./app.js";
 import { type LoadedConfig, loadConfig, parseConfigText } from "./config/load.js";
 import { nodeFileSource } from "./config/node-files.js";
+import { ConfigError } from "./config/problems.js";
 import { isLoopbackHttp } from "./config/validate.js";
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import { type Clock, systemClock } from "./lib/clock.js";
-import { memoryReplayStore } from "./replay/memory.js";
-import { redisReplayStore } from "./replay/redis.js";
-import { createRedisClient } from "./replay/redis-client.js";
-import type { ReplayStore } from "./replay/store.js";
+import { nodeRuntimes } from "./node-runtime.js";
 import { buildServices, type Services } from "./services.js";
 import { type AuditSink, jsonLinesAudit } from "./telemetry/audit.js";
 import type { Logger } from "./telemetry/logger.js";
+import { startTelemetrySdk } from "./telemetry/otel-sdk.js";
+import { prometheusMetrics } from "./telemetry/prometheus.js";
 
 /** The only module that reads the environment, opens ports and handles signals. */
 export interface ServerOptions {
@@ -38,7 +38,15 @@ export interface ServerOptions {
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The services in force; a reload replaces them. */
   readonly services: Services;
+  /**
+   * SIGHUP: reads the config (and the signing keys it names) again and swaps
+   * it in atomically. A config with any problem is refused whole: every
+   * problem is logged and the previous config keeps serving. `config` replaces
+   * the value given at start (tests). Resolves true when the new config serves.
+   */
+  reload(config?: unknown): Promise<boolean>;
   /** SIGTERM's sequence: unready at once, wait `shutdown.delay`, drain (bounded), close the stores. */
   shutdown(): Promise<void>;
 }
@@ -64,7 +72,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const configPath = options.configPath ?? env.TRUSTPUB_CONFIG;
   let loaded: LoadedConfig;
   if (options.config !== undefined) {
-    loaded = await loadConfig(options.config, env, nodeFileSource(options.configDir ?? process.cwd()));
+    loaded = await loadConfig(
+      options.config,
+      env,
+      nodeFileSource(options.configDir ?? process.cwd()),
+    );
   } else {
     if (!configPath) throw new Error("no config: pass --config FILE or set TRUSTPUB_CONFIG");
     logger.info({ config: configPath }, "loading config");
@@ -73,25 +85,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   for (const warning of loaded.warnings) logger.warn({ config: configPath }, warning);
   const { config } = loaded;
   const clock = options.clock ?? systemClock;
-
-  let replay: ReplayStore;
-  if (config.replay.redis) {
-    logger.info({ redis: describeRedis(config.replay.redis) }, "connecting to redis");
-    replay = redisReplayStore(
-      createRedisClient(config.replay.redis, config.replay.command_timeout, logger),
-    );
-  } else {
-    replay = memoryReplayStore(clock);
-  }
-
-  const services = await buildServices(loaded, {
+  const telemetry = await startTelemetrySdk(env, logger);
+  const metrics = prometheusMetrics();
+  const runtimes = nodeRuntimes({
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     clock,
     logger,
     audit: options.audit ?? jsonLinesAudit((line) => process.stdout.write(line)),
-    replay,
+    metrics,
+    exposition: metrics.exposition,
     keyTiming: options.keyTiming,
   });
+  if (config.replay.redis) {
+    logger.info({ redis: describeRedis(config.replay.redis) }, "connecting to redis");
+  }
+
+  let services = await buildServices(loaded, runtimes.runtimeFor(loaded));
 
   const port = options.port ?? Number(env.PORT ?? 8080);
   let host = options.host ?? env.HOST ?? "0.0.0.0";
@@ -119,7 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   logger.info(
     {
       url,
-      replay: replay.kind,
+      replay: services.replay.kind,
       issuers: Object.keys(config.ci_issuers).length,
       publishers: loaded.publishers.length,
     },
@@ -127,6 +136,53 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
 
   let stopping: Promise<void> | undefined;
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadOnce = async (value: unknown): Promise<boolean> => {
+    if (stopping) return false;
+    try {
+      let next: LoadedConfig;
+      if (value !== undefined || (options.config !== undefined && !configPath)) {
+        next = await loadConfig(
+          value ?? options.config,
+          env,
+          nodeFileSource(options.configDir ?? process.cwd()),
+        );
+      } else {
+        logger.info({ config: configPath }, "reloading config");
+        next = await readConfig(configPath!, env);
+      }
+      const runtime = runtimes.runtimeFor(next);
+      const built = await buildServices(next, runtime, undefined, services);
+      if (stopping) return false;
+      built.lifecycle.draining = services.lifecycle.draining;
+      services = built;
+      runtimes.release(next);
+      for (const warning of next.warnings) logger.warn({ config: configPath }, warning);
+      metrics.configReload("ok");
+      logger.info(
+        {
+          replay: built.replay.kind,
+          publishers: next.publishers.length,
+          signing_keys: built.keys.keys.map((k) => `${k.kid}:${k.status}`),
+        },
+        "config reloaded",
+      );
+      return true;
+    } catch (err) {
+      runtimes.release(services.loaded);
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      for (const problem of problems) {
+        logger.error({ problem }, "config reload refused; the previous config keeps serving");
+      }
+      metrics.configReload("error");
+      return false;
+    }
+  };
+  const reload = (value?: unknown) => {
+    reloading = reloading.then(() => reloadOnce(value));
+    return reloading;
+  };
+
   const shutdown = () => {
     stopping ??= (async () => {
       services.lifecycle.draining = true;
@@ -148,12 +204,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         );
         (server as Server).closeAllConnections?.();
       }
-      await replay.close();
+      await reloading;
+      await runtimes.close();
+      await telemetry?.shutdown();
       logger.info({}, "stopped");
     })();
     return stopping;
   };
-  return { url, port: boundPort, services, shutdown };
+  return {
+    url,
+    port: boundPort,
+    get services() {
+      return services;
+    },
+    reload,
+    shutdown,
+  };
 }
 
 function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["redis"]>): string {
