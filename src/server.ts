@@ -12,6 +12,7 @@ import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { nodeRuntimes } from "./node-runtime.js";
+import type { ReplayStore } from "./replay/store.js";
 import { buildServices, type Services } from "./services.js";
 import { type AuditSink, jsonLinesAudit } from "./telemetry/audit.js";
 import type { Logger } from "./telemetry/logger.js";
@@ -152,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         next = await readConfig(configPath!, env);
       }
       const runtime = runtimes.runtimeFor(next);
+      if (runtime.replay !== services.replay) await reachable(runtime.replay);
       const built = await buildServices(next, runtime, undefined, services);
       if (stopping) return false;
       built.lifecycle.draining = services.lifecycle.draining;
@@ -229,6 +231,24 @@ function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["r
   if ("sentinels" in topology)
     return `sentinel ${topology.name} via ${topology.sentinels.map(hide).join(",")}`;
   return `cluster ${topology.cluster.map(hide).join(",")}`;
+}
+
+/** A new replay store must answer before it replaces the one serving. */
+async function reachable(store: ReplayStore, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch {
+      if (Date.now() >= deadline) {
+        throw new ConfigError([
+          `replay.redis: the new replay store did not answer within ${timeoutMs / 1000} s`,
+        ]);
+      }
+      await sleep(100);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
