@@ -71,8 +71,12 @@ describe("admin API authentication", () => {
   });
 
   it("refuses a token that is only a prefix, or the hash itself", async () => {
-    expect((await admin("GET", "/v1/admin/publishers", undefined, ADMIN_TOKEN.slice(0, -1))).status).toBe(401);
-    expect((await admin("GET", "/v1/admin/publishers", undefined, sha256(ADMIN_TOKEN))).status).toBe(401);
+    expect(
+      (await admin("GET", "/v1/admin/publishers", undefined, ADMIN_TOKEN.slice(0, -1))).status,
+    ).toBe(401);
+    expect(
+      (await admin("GET", "/v1/admin/publishers", undefined, sha256(ADMIN_TOKEN))).status,
+    ).toBe(401);
   });
 });
 
@@ -127,7 +131,10 @@ describe("admin publishers", () => {
         expect.stringMatching(/^publisher\.match\.ref: /),
       ]),
     );
-    const otherId = await admin("PUT", "/v1/admin/publishers/broken", { ...toolsPublisher, id: "other" });
+    const otherId = await admin("PUT", "/v1/admin/publishers/broken", {
+      ...toolsPublisher,
+      id: "other",
+    });
     expect(otherId.status).toBe(400);
     expect((await admin("GET", "/v1/admin/publishers/broken")).status).toBe(404);
     expect(await h.storedKeys()).toBe(keysBefore);
@@ -145,7 +152,10 @@ describe("admin publishers", () => {
     const before = h.audit.events.length;
     const created = await admin("PUT", "/v1/admin/publishers/acme-tools", toolsPublisher);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ source: "admin", publisher: { id: "acme-tools", ...toolsPublisher } });
+    expect(created.body).toMatchObject({
+      source: "admin",
+      publisher: { id: "acme-tools", ...toolsPublisher },
+    });
     const got = await admin("GET", "/v1/admin/publishers/acme-tools");
     expect(got.body).toEqual(created.body);
 
@@ -158,7 +168,10 @@ describe("admin publishers", () => {
       packages: ["@acme/tools", "@acme/tools-cli"],
     });
     expect(replaced.status).toBe(200);
-    expect((await h.exchange(await ci())).body.packages).toEqual(["@acme/tools", "@acme/tools-cli"]);
+    expect((await h.exchange(await ci())).body.packages).toEqual([
+      "@acme/tools",
+      "@acme/tools-cli",
+    ]);
 
     expect((await admin("DELETE", "/v1/admin/publishers/acme-tools")).status).toBe(204);
     expect((await admin("DELETE", "/v1/admin/publishers/acme-tools")).status).toBe(404);
@@ -205,7 +218,9 @@ describe("a second replica", () => {
     const on = (path: string) => fetch(`${replica.url}${path}`, { headers: auth() });
     expect((await on("/v1/admin/publishers/acme-replicated")).status).toBe(404);
     const started = Date.now();
-    expect((await admin("PUT", "/v1/admin/publishers/acme-replicated", toolsPublisher)).status).toBe(201);
+    expect(
+      (await admin("PUT", "/v1/admin/publishers/acme-replicated", toolsPublisher)).status,
+    ).toBe(201);
     let seen = false;
     while (!seen && Date.now() - started < 5_000) {
       seen = (await on("/v1/admin/publishers/acme-replicated")).status === 200;
@@ -251,9 +266,22 @@ describe("POST /v1/admin/explain", () => {
     expect(publisher!.id).toBe("acme-demo-release");
     expect(publisher!.matches).toBe(false);
     const byKey = Object.fromEntries(publisher!.checks.map((c) => [c.key, c]));
-    expect(byKey.repository).toMatchObject({ ok: true, expected: "acme/demo", actual: "acme/demo" });
-    expect(byKey.environment).toMatchObject({ ok: false, why: "mismatch", expected: "release", actual: "staging" });
-    expect(byKey.ref).toMatchObject({ ok: false, expected: { glob: "refs/tags/v*" }, actual: "refs/heads/main" });
+    expect(byKey.repository).toMatchObject({
+      ok: true,
+      expected: "acme/demo",
+      actual: "acme/demo",
+    });
+    expect(byKey.environment).toMatchObject({
+      ok: false,
+      why: "mismatch",
+      expected: "release",
+      actual: "staging",
+    });
+    expect(byKey.ref).toMatchObject({
+      ok: false,
+      expected: { glob: "refs/tags/v*" },
+      actual: "refs/heads/main",
+    });
     expect(await h.storedKeys()).toBe(keysBefore);
   });
 
@@ -283,9 +311,13 @@ describe("POST /v1/admin/explain", () => {
       reason: "untrusted_issuer",
       description: "the token's issuer is not trusted",
     });
-    const wrongAud = await admin("POST", "/v1/admin/explain", { token: await h.githubToken({ aud: "elsewhere" }) });
+    const wrongAud = await admin("POST", "/v1/admin/explain", {
+      token: await h.githubToken({ aud: "elsewhere" }),
+    });
     expect(wrongAud.body).toMatchObject({ verified: true, reason: "invalid_claims" });
-    const event = await admin("POST", "/v1/admin/explain", { token: await h.githubToken({ event_name: "pull_request_target" }) });
+    const event = await admin("POST", "/v1/admin/explain", {
+      token: await h.githubToken({ event_name: "pull_request_target" }),
+    });
     expect(event.body).toMatchObject({ verified: true, reason: "forbidden_event" });
   });
 
@@ -302,7 +334,11 @@ describe("POST /v1/admin/explain", () => {
     await admin("POST", "/v1/admin/explain", { token: ci });
     const events = h.audit.events.slice(before);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: "trustpub.admin", action: "explain", outcome: "success" });
+    expect(events[0]).toMatchObject({
+      type: "trustpub.admin",
+      action: "explain",
+      outcome: "success",
+    });
     expect(JSON.stringify(events)).not.toContain(ci);
   });
 });

@@ -80,7 +80,9 @@ describe("signing key rotation (security case 46)", () => {
     // Tokens signed before the rotation verify through the JWKS and in-process (introspection's path).
     const { payload } = await verifyWith(published, beforeRotation);
     expect(payload.iss).toBe(TRUSTPUB_ISSUER);
-    expect(await h.server.services.verifyIssued(beforeRotation)).toMatchObject({ jti: payload.jti });
+    expect(await h.server.services.verifyIssued(beforeRotation)).toMatchObject({
+      jti: payload.jti,
+    });
     expect(await h.server.services.verifyIssued(afterRotation)).toBeTruthy();
   });
 
@@ -194,7 +196,9 @@ describe("reload", () => {
   it("refuses a Redis that does not answer and keeps the one serving", async () => {
     const serving = h.server.services;
     const logged = h.logs.records.length;
-    const unreachable = configWith({ replay: { redis: "redis://127.0.0.1:1", command_timeout: "200ms" } });
+    const unreachable = configWith({
+      replay: { redis: "redis://127.0.0.1:1", command_timeout: "200ms" },
+    });
     expect(await h.server.reload(unreachable)).toBe(false);
     expect(h.server.services).toBe(serving);
     const problems = h.logs.records.slice(logged).filter((r) => r.level === "error");
