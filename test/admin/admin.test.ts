@@ -145,9 +145,12 @@ describe("admin publishers", () => {
 
   it("saves a publisher that exchanges at once, replaces it, and deletes it", async () => {
     const ci = () => h.githubToken(toolsClaims);
+    const keysBefore = await h.storedKeys();
     const refused = await h.exchange(await ci());
     expect(refused.status).toBe(403);
     expect(refused.body.reason).toBe("no_matching_publisher");
+    expect(refused.body.token).toBeUndefined();
+    expect(await h.storedKeys()).toBe(keysBefore);
 
     const before = h.audit.events.length;
     const created = await admin("PUT", "/v1/admin/publishers/acme-tools", toolsPublisher);
@@ -175,7 +178,12 @@ describe("admin publishers", () => {
 
     expect((await admin("DELETE", "/v1/admin/publishers/acme-tools")).status).toBe(204);
     expect((await admin("DELETE", "/v1/admin/publishers/acme-tools")).status).toBe(404);
-    expect((await h.exchange(await ci())).body.reason).toBe("no_matching_publisher");
+    const keysAfterDelete = await h.storedKeys();
+    const gone = await h.exchange(await ci());
+    expect(gone.status).toBe(403);
+    expect(gone.body.reason).toBe("no_matching_publisher");
+    expect(gone.body.token).toBeUndefined();
+    expect(await h.storedKeys()).toBe(keysAfterDelete);
 
     const events = h.audit.events.slice(before).filter((e) => e.type === "trustpub.admin");
     expect(events.map((e) => [e.action, e.outcome, e.publisher, e.change])).toEqual([
