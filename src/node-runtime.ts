@@ -3,7 +3,7 @@ import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import type { Clock } from "./lib/clock.js";
 import { redisPublisherRepository } from "./policy/redis-repository.js";
-import { memoryPublisherRepository } from "./policy/repository.js";
+import { memoryPublisherRepository, type PublisherRepository } from "./policy/repository.js";
 import { type SharedPublishers, sharedPublishers } from "./policy/shared-publishers.js";
 import { memoryReplayStore } from "./replay/memory.js";
 import { redisReplayStore } from "./replay/redis.js";
@@ -26,9 +26,11 @@ export interface NodeRuntimeOptions {
   readonly keyTiming?: KeySetTiming | undefined;
 }
 
-interface Store {
+/** One Redis connection (or the in-memory stand-in) and what lives on it. */
+interface Connection {
   readonly replay: ReplayStore;
-  readonly publishers: SharedPublishers;
+  /** The admin publishers on this connection, under a key prefix. */
+  repository(prefix: string): PublisherRepository;
 }
 
 /** How long a replaced Redis connection or webhook stays open for requests still using it. */
@@ -51,51 +53,57 @@ export interface NodeRuntimes {
 }
 
 export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
-  const stores = new Map<string, Store>();
+  const connections = new Map<string, Connection>();
+  const publishers = new Map<string, SharedPublishers>();
   const webhooks = new Map<string, WebhookSink>();
-  const retiring = new Map<Store, ReturnType<typeof setTimeout>>();
+  const retiring = new Map<Connection, ReturnType<typeof setTimeout>>();
   const { logger, metrics } = options;
 
-  const storeKey = ({ config }: LoadedConfig) =>
+  // The replay store depends only on the connection; memory records survive any other change.
+  const connectionKey = ({ config }: LoadedConfig) =>
+    JSON.stringify([config.replay.redis ?? null, config.replay.command_timeout]);
+  const publishersKey = (loaded: LoadedConfig) =>
     JSON.stringify([
-      config.replay.redis ?? null,
-      config.replay.command_timeout,
-      config.replay.key_prefix,
-      config.admin.poll_interval,
+      connectionKey(loaded),
+      loaded.config.replay.key_prefix,
+      loaded.config.admin.poll_interval,
     ]);
   const webhookKey = ({ config, auditWebhookToken }: LoadedConfig) =>
     config.audit.webhook === undefined
       ? undefined
       : JSON.stringify([config.audit, auditWebhookToken ?? null, config.issuer]);
 
-  const storeFor = (loaded: LoadedConfig): Store => {
-    const key = storeKey(loaded);
-    const existing = stores.get(key);
-    if (existing) return existing;
+  const connectionFor = (loaded: LoadedConfig): Connection => {
+    const key = connectionKey(loaded);
+    let connection = connections.get(key);
+    if (connection) return connection;
     const { config } = loaded;
-    let store: Store;
     if (config.replay.redis) {
       const client = createRedisClient(config.replay.redis, config.replay.command_timeout, logger);
-      store = {
+      connection = {
         replay: redisReplayStore(client, metrics),
-        publishers: sharedPublishers(
-          redisPublisherRepository(client, config.replay.key_prefix, metrics),
-          { logger, pollMs: config.admin.poll_interval },
-        ),
+        repository: (prefix) => redisPublisherRepository(client, prefix, metrics),
       };
     } else {
-      store = {
-        replay: memoryReplayStore(options.clock),
-        publishers: sharedPublishers(memoryPublisherRepository(), {
-          logger,
-          pollMs: config.admin.poll_interval,
-        }),
-      };
+      const memory = memoryPublisherRepository();
+      connection = { replay: memoryReplayStore(options.clock), repository: () => memory };
     }
-    store.publishers.start();
-    void store.publishers.refresh();
-    stores.set(key, store);
-    return store;
+    connections.set(key, connection);
+    return connection;
+  };
+
+  const publishersFor = (loaded: LoadedConfig, connection: Connection): SharedPublishers => {
+    const key = publishersKey(loaded);
+    let shared = publishers.get(key);
+    if (shared) return shared;
+    shared = sharedPublishers(connection.repository(loaded.config.replay.key_prefix), {
+      logger,
+      pollMs: loaded.config.admin.poll_interval,
+    });
+    shared.start();
+    void shared.refresh();
+    publishers.set(key, shared);
+    return shared;
   };
 
   const webhookFor = (loaded: LoadedConfig): WebhookSink | undefined => {
@@ -121,14 +129,10 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
     return sink;
   };
 
-  const closeStore = async (store: Store) => {
-    store.publishers.stop();
-    await store.replay.close();
-  };
-
   return {
     runtimeFor(loaded) {
-      const store = storeFor(loaded);
+      const connection = connectionFor(loaded);
+      const shared = publishersFor(loaded, connection);
       const webhook = webhookFor(loaded);
       const sinks = [options.audit, metricsAudit(metrics), ...(webhook ? [webhook] : [])];
       return {
@@ -136,40 +140,45 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
         clock: options.clock,
         logger,
         audit: fanOutAudit(...sinks),
-        replay: store.replay,
+        replay: connection.replay,
         keyObserver: metrics,
         keyTiming: options.keyTiming,
         metrics,
         exposition: options.exposition,
-        adminPublishers: store.publishers,
+        adminPublishers: shared,
       };
     },
     release(inUse) {
-      const keepStore = storeKey(inUse);
-      const keepWebhook = webhookKey(inUse);
-      for (const [key, store] of stores) {
-        if (key === keepStore) continue;
-        stores.delete(key);
+      for (const [key, shared] of publishers) {
+        if (key === publishersKey(inUse)) continue;
+        publishers.delete(key);
+        shared.stop();
+      }
+      for (const [key, connection] of connections) {
+        if (key === connectionKey(inUse)) continue;
+        connections.delete(key);
         const timer = setTimeout(() => {
-          retiring.delete(store);
-          void closeStore(store);
+          retiring.delete(connection);
+          void connection.replay.close();
         }, RELEASE_GRACE_MS);
         timer.unref?.();
-        retiring.set(store, timer);
+        retiring.set(connection, timer);
       }
       for (const [key, sink] of webhooks) {
-        if (key === keepWebhook) continue;
+        if (key === webhookKey(inUse)) continue;
         webhooks.delete(key);
         void sink.close(WEBHOOK_FLUSH_MS);
       }
     },
     async close() {
+      for (const shared of publishers.values()) shared.stop();
       for (const timer of retiring.values()) clearTimeout(timer);
       await Promise.all([
-        ...[...stores.values(), ...retiring.keys()].map(closeStore),
+        ...[...connections.values(), ...retiring.keys()].map((c) => c.replay.close()),
         ...[...webhooks.values()].map((sink) => sink.close(WEBHOOK_FLUSH_MS)),
       ]);
-      stores.clear();
+      publishers.clear();
+      connections.clear();
       retiring.clear();
       webhooks.clear();
     },
