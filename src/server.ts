@@ -152,6 +152,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info({ config: configPath }, "reloading config");
         next = await readConfig(configPath!, env);
       }
+      if (next.config.dev.demo_issuer && !isLoopbackHttp(`http://${bracketed(host)}`)) {
+        throw new ConfigError([
+          "dev.demo_issuer: the demo CI issuer is development-only; a reload cannot turn it on while trustpub listens beyond loopback",
+        ]);
+      }
       const runtime = runtimes.runtimeFor(next);
       if (runtime.replay !== services.replay) await reachable(runtime.replay);
       const built = await buildServices(next, runtime, undefined, services);
@@ -231,6 +236,10 @@ function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["r
   if ("sentinels" in topology)
     return `sentinel ${topology.name} via ${topology.sentinels.map(hide).join(",")}`;
   return `cluster ${topology.cluster.map(hide).join(",")}`;
+}
+
+function bracketed(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** A new replay store must answer before it replaces the one serving. */
