@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmod,
   cp,
@@ -321,6 +322,15 @@ describe("the image's entrypoint, run from the same build output", () => {
       ]),
     );
     expect((await exchange()).status).toBe(200);
+  });
+
+  it("prints an admin token and the hash the config lists for it", async () => {
+    const app = join(image, last(dockerfile.stages.at(-1)!, "WORKDIR")!);
+    const { stdout } = await run(process.execPath, ["dist/cli.js", "admin", "token"], { cwd: app });
+    const token = /^token: (\S+)$/m.exec(stdout)![1]!;
+    const hash = /^token_sha256: ([0-9a-f]{64})$/m.exec(stdout)![1];
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(hash).toBe(createHash("sha256").update(token).digest("hex"));
   });
 
   it("stops on SIGTERM: unready first, then exits 0", async () => {
