@@ -6,6 +6,7 @@ import {
   isTrustpubError,
   TrustpubError,
 } from "./errors.js";
+import { adminRoutes } from "./routes/admin.js";
 import { authzRoutes } from "./routes/authz.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
@@ -15,6 +16,7 @@ import { opsRoutes } from "./routes/ops.js";
 import { registryRoutes } from "./routes/registries/index.js";
 import { revokeRoutes } from "./routes/revoke.js";
 import { rfc8693Routes } from "./routes/rfc8693.js";
+import { httpTelemetry, metricsRoutes } from "./routes/telemetry.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
 import type { Services } from "./services.js";
 
@@ -45,12 +47,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next();
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
+  app.use("*", httpTelemetry());
 
   app.route("/", opsRoutes());
   app.route("/", wellKnownRoutes());
   app.route("/", nativeRoutes());
   app.route("/", rfc8693Routes());
   app.route("/", demoIssuerRoutes());
+  app.route("/", adminRoutes());
+  app.route("/", metricsRoutes());
   app.route("/", introspectRoutes());
   app.route("/", revokeRoutes());
   app.route("/", authzRoutes());

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { base64url } from "jose";
 import { ConfigError } from "./config/problems.js";
+import { sha256Hex } from "./replay/store.js";
 import { createLogger, readConfig, startServer } from "./server.js";
 import { generatePrivateJwk, type SigningAlg } from "./tokens/keys.js";
 
@@ -8,7 +10,9 @@ const USAGE = `usage:
   trustpub serve [--config FILE]          run the service (or TRUSTPUB_CONFIG)
   trustpub check --config FILE            validate a config without serving
   trustpub keys generate [--alg ES256|EdDSA|RS256]
-                                          print a new private JWKS with one current key`;
+                                          print a new private JWKS with one current key
+  trustpub admin token                    print a new admin bearer token and the
+                                          admin.token_sha256 entry that accepts it`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
           () => process.exit(1),
         );
       };
+      process.on("SIGHUP", () => {
+        running.services.runtime.logger.info({ signal: "SIGHUP" }, "signal received");
+        void running.reload();
+      });
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
       return -1;
@@ -60,6 +68,12 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       console.log(JSON.stringify({ keys: [await generatePrivateJwk(alg)] }, null, 2));
+      return 0;
+    }
+    case "admin": {
+      if (sub !== "token") break;
+      const token = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
+      console.log(`token: ${token}\ntoken_sha256: ${await sha256Hex(token)}`);
       return 0;
     }
   }

@@ -25,6 +25,7 @@ export const REASONS = {
   invalid_token: { status: 401, error: "invalid_token" },
   not_found: { status: 404, error: "not_found" },
   replayed_token: { status: 409, error: "invalid_request" },
+  conflict: { status: 409, error: "conflict" },
   rate_limited: { status: 429, error: "temporarily_unavailable" },
   unavailable: { status: 503, error: "temporarily_unavailable" },
   internal: { status: 500, error: "server_error" },

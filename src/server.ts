@@ -6,17 +6,18 @@ import pino from "pino";
 import { createApp } from "./app.js";
 import { type LoadedConfig, loadConfig, parseConfigText } from "./config/load.js";
 import { nodeFileSource } from "./config/node-files.js";
+import { ConfigError } from "./config/problems.js";
 import { isLoopbackHttp } from "./config/validate.js";
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import { type Clock, systemClock } from "./lib/clock.js";
-import { memoryReplayStore } from "./replay/memory.js";
-import { redisReplayStore } from "./replay/redis.js";
-import { createRedisClient } from "./replay/redis-client.js";
+import { nodeRuntimes } from "./node-runtime.js";
 import type { ReplayStore } from "./replay/store.js";
 import { buildServices, type Services } from "./services.js";
 import { type AuditSink, jsonLinesAudit } from "./telemetry/audit.js";
 import type { Logger } from "./telemetry/logger.js";
+import { startTelemetrySdk } from "./telemetry/otel-sdk.js";
+import { prometheusMetrics } from "./telemetry/prometheus.js";
 
 /** The only module that reads the environment, opens ports and handles signals. */
 export interface ServerOptions {
@@ -38,7 +39,15 @@ export interface ServerOptions {
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The services in force; a reload replaces them. */
   readonly services: Services;
+  /**
+   * SIGHUP: reads the config (and the signing keys it names) again and swaps
+   * it in atomically. A config with any problem is refused whole: every
+   * problem is logged and the previous config keeps serving. `config` replaces
+   * the value given at start (tests). Resolves true when the new config serves.
+   */
+  reload(config?: unknown): Promise<boolean>;
   /** SIGTERM's sequence: unready at once, wait `shutdown.delay`, drain (bounded), close the stores. */
   shutdown(): Promise<void>;
 }
@@ -77,25 +86,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   for (const warning of loaded.warnings) logger.warn({ config: configPath }, warning);
   const { config } = loaded;
   const clock = options.clock ?? systemClock;
-
-  let replay: ReplayStore;
-  if (config.replay.redis) {
-    logger.info({ redis: describeRedis(config.replay.redis) }, "connecting to redis");
-    replay = redisReplayStore(
-      createRedisClient(config.replay.redis, config.replay.command_timeout, logger),
-    );
-  } else {
-    replay = memoryReplayStore(clock);
-  }
-
-  const services = await buildServices(loaded, {
+  const telemetry = await startTelemetrySdk(env, logger);
+  const metrics = prometheusMetrics();
+  const runtimes = nodeRuntimes({
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     clock,
     logger,
     audit: options.audit ?? jsonLinesAudit((line) => process.stdout.write(line)),
-    replay,
+    metrics,
+    exposition: metrics.exposition,
     keyTiming: options.keyTiming,
   });
+  if (config.replay.redis) {
+    logger.info({ redis: describeRedis(config.replay.redis) }, "connecting to redis");
+  }
+
+  let services = await buildServices(loaded, runtimes.runtimeFor(loaded));
 
   const port = options.port ?? Number(env.PORT ?? 8080);
   let host = options.host ?? env.HOST ?? "0.0.0.0";
@@ -125,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   logger.info(
     {
       url,
-      replay: replay.kind,
+      replay: services.replay.kind,
       issuers: Object.keys(config.ci_issuers).length,
       publishers: loaded.publishers.length,
     },
@@ -133,6 +139,59 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
 
   let stopping: Promise<void> | undefined;
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadOnce = async (value: unknown): Promise<boolean> => {
+    if (stopping) return false;
+    try {
+      let next: LoadedConfig;
+      if (value !== undefined || (options.config !== undefined && !configPath)) {
+        next = await loadConfig(
+          value ?? options.config,
+          env,
+          nodeFileSource(options.configDir ?? process.cwd()),
+        );
+      } else {
+        logger.info({ config: configPath }, "reloading config");
+        next = await readConfig(configPath!, env);
+      }
+      if (next.config.dev.demo_issuer && !isLoopbackHttp(`http://${bracketed(host)}`)) {
+        throw new ConfigError([
+          "dev.demo_issuer: the demo CI issuer is development-only; a reload cannot turn it on while trustpub listens beyond loopback",
+        ]);
+      }
+      const runtime = runtimes.runtimeFor(next);
+      if (runtime.replay !== services.replay) await reachable(runtime.replay);
+      const built = await buildServices(next, runtime, undefined, services);
+      if (stopping) return false;
+      built.lifecycle.draining = services.lifecycle.draining;
+      services = built;
+      runtimes.release(next);
+      for (const warning of next.warnings) logger.warn({ config: configPath }, warning);
+      metrics.configReload("ok");
+      logger.info(
+        {
+          replay: built.replay.kind,
+          publishers: next.publishers.length,
+          signing_keys: built.keys.keys.map((k) => `${k.kid}:${k.status}`),
+        },
+        "config reloaded",
+      );
+      return true;
+    } catch (err) {
+      runtimes.release(services.loaded);
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      for (const problem of problems) {
+        logger.error({ problem }, "config reload refused; the previous config keeps serving");
+      }
+      metrics.configReload("error");
+      return false;
+    }
+  };
+  const reload = (value?: unknown) => {
+    reloading = reloading.then(() => reloadOnce(value));
+    return reloading;
+  };
+
   const shutdown = () => {
     stopping ??= (async () => {
       services.lifecycle.draining = true;
@@ -154,12 +213,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         );
         (server as Server).closeAllConnections?.();
       }
-      await replay.close();
+      await reloading;
+      await runtimes.close();
+      await telemetry?.shutdown();
       logger.info({}, "stopped");
     })();
     return stopping;
   };
-  return { url, port: boundPort, services, shutdown };
+  return {
+    url,
+    port: boundPort,
+    get services() {
+      return services;
+    },
+    reload,
+    shutdown,
+  };
 }
 
 function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["redis"]>): string {
@@ -169,6 +238,28 @@ function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["r
   if ("sentinels" in topology)
     return `sentinel ${topology.name} via ${topology.sentinels.map(hide).join(",")}`;
   return `cluster ${topology.cluster.map(hide).join(",")}`;
+}
+
+function bracketed(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** A new replay store must answer before it replaces the one serving. */
+async function reachable(store: ReplayStore, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch {
+      if (Date.now() >= deadline) {
+        throw new ConfigError([
+          `replay.redis: the new replay store did not answer within ${timeoutMs / 1000} s`,
+        ]);
+      }
+      await sleep(100);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {

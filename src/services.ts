@@ -6,10 +6,13 @@ import { buildIssuerDirectory, type IssuerDirectory } from "./issuers/directory.
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeyFetchObserver, KeySetTiming } from "./issuers/key-set.js";
 import type { Clock } from "./lib/clock.js";
+import { type AdminPublisherStore, adminPublisherStore } from "./policy/admin-store.js";
+import type { SharedPublishers } from "./policy/shared-publishers.js";
 import { type PublisherStore, staticPublisherStore } from "./policy/store.js";
 import type { ReplayStore } from "./replay/store.js";
 import type { AuditSink } from "./telemetry/audit.js";
 import type { Logger } from "./telemetry/logger.js";
+import type { Metrics, MetricsExposition } from "./telemetry/metrics.js";
 import { ephemeralKeyRing, loadSigningKeys, type SigningKeyRing } from "./tokens/keys.js";
 import { type IssuedToken, issuedTokenVerifier } from "./tokens/verify-issued.js";
 
@@ -25,6 +28,11 @@ export interface Runtime {
   readonly keyTiming?: KeySetTiming | undefined;
   /** Replaces the publishers of the config file (the admin API's store wraps the file's). */
   readonly publishers?: ((fromFile: PublisherStore) => PublisherStore) | undefined;
+  /** Counters and histograms (`GET /metrics` serves `exposition`). */
+  readonly metrics?: Metrics | undefined;
+  readonly exposition?: MetricsExposition | undefined;
+  /** The admin API's publishers, replicated through Redis (or memory); enables the admin API. */
+  readonly adminPublishers?: SharedPublishers | undefined;
 }
 
 /** Everything a request handler can reach. Built once per config (a reload builds a new one). */
@@ -39,6 +47,8 @@ export interface Services {
   readonly lifecycle: { draining: boolean };
   /** The development-only demo CI issuer, when `dev.demo_issuer` is on. */
   readonly demo?: DemoIssuer | undefined;
+  /** The admin API's view of the publishers, when the runtime provides a store for them. */
+  readonly admin?: AdminPublisherStore | undefined;
   exchangeDeps(): ExchangeDeps;
   verifyIssued(token: string): Promise<IssuedToken | undefined>;
 }
@@ -47,14 +57,23 @@ export async function buildServices(
   loaded: LoadedConfig,
   runtime: Runtime,
   keys?: SigningKeyRing,
+  /** The services a reload replaces: what did not change is kept (issuer key caches, an ephemeral key). */
+  previous?: Services,
 ): Promise<Services> {
   const { config } = loaded;
+  const keepEphemeral =
+    !loaded.signingJwks &&
+    previous?.keys.ephemeral === true &&
+    previous.keys.current.alg === config.signing.alg;
   const ring =
     keys ??
     (loaded.signingJwks
       ? await loadSigningKeys(loaded.signingJwks)
-      : await ephemeralKeyRing(config.signing.alg));
-  if (ring.ephemeral) {
+      : keepEphemeral
+        ? previous.keys
+        : await ephemeralKeyRing(config.signing.alg));
+  runtime.metrics?.signingKeys(countByStatus(ring));
+  if (ring.ephemeral && !keepEphemeral) {
     runtime.logger.warn(
       {},
       "no signing.keys_file: using an ephemeral signing key; issued tokens die with this process",
@@ -66,14 +85,23 @@ export async function buildServices(
       "no Redis configured: replay protection holds for this one process only",
     );
   }
-  const directory = buildIssuerDirectory(config.ci_issuers, loaded.issuerJwks, {
-    fetch: runtime.fetch,
-    clock: runtime.clock,
-    logger: runtime.logger,
-    observer: runtime.keyObserver,
-    timing: runtime.keyTiming,
-  });
-  const fromFile = staticPublisherStore(loaded.publishers);
+  const sameIssuers =
+    previous !== undefined &&
+    JSON.stringify([previous.config.ci_issuers, previous.loaded.issuerJwks]) ===
+      JSON.stringify([config.ci_issuers, loaded.issuerJwks]);
+  const directory = sameIssuers
+    ? previous.directory
+    : buildIssuerDirectory(config.ci_issuers, loaded.issuerJwks, {
+        fetch: runtime.fetch,
+        clock: runtime.clock,
+        logger: runtime.logger,
+        observer: runtime.keyObserver,
+        timing: runtime.keyTiming,
+      });
+  const admin = runtime.adminPublishers
+    ? adminPublisherStore(runtime.adminPublishers, config, loaded.publishers, runtime.logger)
+    : undefined;
+  const fromFile = admin ?? staticPublisherStore(loaded.publishers);
   const publishers = runtime.publishers ? runtime.publishers(fromFile) : fromFile;
   const verifyIssued = issuedTokenVerifier(
     ring,
@@ -104,6 +132,7 @@ export async function buildServices(
     config,
     loaded,
     demo,
+    admin,
     runtime,
     directory,
     publishers,
@@ -113,4 +142,10 @@ export async function buildServices(
     exchangeDeps: () => deps,
     verifyIssued,
   };
+}
+
+function countByStatus(ring: SigningKeyRing): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const key of ring.keys) counts[key.status] = (counts[key.status] ?? 0) + 1;
+  return counts;
 }

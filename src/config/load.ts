@@ -26,6 +26,8 @@ export interface LoadedConfig {
   readonly signingJwks: ReturnType<typeof privateJwksSchema.parse> | undefined;
   /** Introspection secrets per registry id. */
   readonly introspectionSecrets: Readonly<Record<string, readonly string[]>>;
+  /** The audit webhook's bearer token, from `audit.webhook_token_file`. */
+  readonly auditWebhookToken?: string | undefined;
   readonly publishers: readonly CompiledPublisher[];
   readonly warnings: readonly string[];
 }
@@ -113,9 +115,24 @@ export async function loadConfig(
   }
 
   problems.push(...sharedSecrets(introspectionSecrets));
+  let auditWebhookToken: string | undefined;
+  if (config.audit.webhook_token_file) {
+    const path = "audit.webhook_token_file";
+    if (!config.audit.webhook) problems.push(`${path}: set audit.webhook too`);
+    try {
+      auditWebhookToken = (await files.readText(config.audit.webhook_token_file)).trim();
+      if (!/^[\x21-\x7e]+$/.test(auditWebhookToken))
+        problems.push(`${path}: must hold one token of printable ASCII`);
+    } catch (err) {
+      problems.push(
+        `${path}: cannot read ${config.audit.webhook_token_file} (${(err as Error).message})`,
+      );
+    }
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
+    auditWebhookToken,
     config: deepFreeze(config),
     issuerJwks: deepFreeze(issuerJwks),
     signingJwks,

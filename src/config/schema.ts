@@ -144,9 +144,23 @@ export const configSchema = z.strictObject({
       token_sha256: z
         .array(z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lower-case hex digits"))
         .default([]),
+      /** How often each replica checks the admin publishers for changes (at most 5 s). */
+      poll_interval: duration("2s", 5_000, "5s"),
     })
     .prefault({}),
-  audit: z.strictObject({ webhook: httpUrl.optional() }).prefault({}),
+  audit: z
+    .strictObject({
+      webhook: httpUrl.optional(),
+      /** A file holding a bearer token for the webhook (`Authorization: Bearer`). */
+      webhook_token_file: z.string().min(1).optional(),
+      /** Events waiting for the webhook beyond this are dropped and counted. */
+      queue_size: z.number().int().min(1).max(1_000_000).default(10_000),
+      timeout: duration("5s", 60_000, "1m"),
+      max_attempts: z.number().int().min(1).max(20).default(6),
+      /** First retry delay; doubles per attempt, at most 30 s. */
+      retry_backoff: duration("500ms", 30_000, "30s"),
+    })
+    .prefault({}),
   limits: z
     .strictObject({ body_bytes: z.number().int().min(1024).max(1_048_576).default(65_536) })
     .prefault({}),

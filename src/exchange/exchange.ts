@@ -1,3 +1,4 @@
+import type { Span } from "@opentelemetry/api";
 import { asTrustpubError, TrustpubError } from "../errors.js";
 import type { TrustedIssuer } from "../issuers/directory.js";
 import { verifyCiToken } from "../issuers/verify.js";
@@ -26,27 +27,49 @@ export async function exchange(
 ): Promise<ExchangeResult> {
   const started = deps.clock.now();
   const facts: AuditFacts = {};
-  try {
-    const result = await inSpan("exchange", () => runExchange(deps, request, facts));
-    deps.audit.emit({
-      ...baseEvent(deps, request, facts, started),
-      outcome: "success",
-      registry: result.registryId,
-      publishers: result.publishers,
-      issued: { jti: result.jti, sha256: await sha256Hex(result.token), exp: result.exp },
-    });
-    return result;
-  } catch (err) {
-    const error = asTrustpubError(err);
-    if (error.reason === "internal")
-      deps.logger.error({ err: String(err), stack: (err as Error)?.stack }, "exchange failed");
-    deps.audit.emit({
-      ...baseEvent(deps, request, facts, started),
-      outcome: error.reason === "internal" || error.reason === "unavailable" ? "error" : "refused",
-      reason: error.reason,
-    });
-    throw error;
+  return inSpan("exchange", async (span) => {
+    span.setAttribute("trustpub.endpoint", request.endpoint);
+    try {
+      const result = await runExchange(deps, request, facts);
+      annotate(span, facts, "success");
+      span.setAttribute("trustpub.issued.jti", result.jti);
+      deps.audit.emit({
+        ...baseEvent(deps, request, facts, started),
+        outcome: "success",
+        registry: result.registryId,
+        publishers: result.publishers,
+        issued: { jti: result.jti, sha256: await sha256Hex(result.token), exp: result.exp },
+      });
+      return result;
+    } catch (err) {
+      const error = asTrustpubError(err);
+      if (error.reason === "internal")
+        deps.logger.error({ err: String(err), stack: (err as Error)?.stack }, "exchange failed");
+      const outcome =
+        error.reason === "internal" || error.reason === "unavailable" ? "error" : "refused";
+      annotate(span, facts, outcome, error.reason);
+      deps.audit.emit({
+        ...baseEvent(deps, request, facts, started),
+        outcome,
+        reason: error.reason,
+      });
+      throw error;
+    }
+  });
+}
+
+/** Span attributes of the exchange: who asked and what came of it, never a token. */
+function annotate(span: Span, facts: AuditFacts, outcome: string, reason?: string): void {
+  span.setAttribute("trustpub.outcome", outcome);
+  if (reason !== undefined) span.setAttribute("trustpub.reason", reason);
+  if (facts.issuer) span.setAttribute("trustpub.issuer", facts.issuer.id);
+  if (facts.registry) span.setAttribute("trustpub.registry", facts.registry);
+  if (facts.publishers?.length) {
+    span.setAttribute("trustpub.publisher", facts.publishers[0]!);
+    span.setAttribute("trustpub.publishers", [...facts.publishers]);
   }
+  const repository = facts.identity?.act.repository;
+  if (repository) span.setAttribute("trustpub.ci.repository", repository);
 }
 
 interface AuditFacts {
@@ -134,7 +157,7 @@ async function runExchange(
       );
     }
     facts.publishers = matched.map((p) => p.id);
-    span.setAttribute("trustpub.publishers", facts.publishers.join(","));
+    span.setAttribute("trustpub.publishers", [...facts.publishers]);
     return grantFor(matched, request);
   });
 

@@ -14,5 +14,7 @@ export interface AppEnv {
     target: string | undefined;
     /** Set by a route whose protocol has its own error body; the one mapper uses it. */
     errorShape: ErrorShape | undefined;
+    /** The admin caller (a fingerprint of its token), once the admin API authenticated it. */
+    adminActor: string | undefined;
   };
 }

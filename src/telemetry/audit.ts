@@ -1,5 +1,5 @@
 /**
- * One structured event per exchange attempt (and, later, per admin change).
+ * One structured event per exchange attempt and per admin action.
  * Never a whole token: CI and issued tokens appear only as their SHA-256.
  */
 export interface AuditEvent {
@@ -17,6 +17,16 @@ export interface AuditEvent {
     | { readonly jti: string; readonly sha256: string; readonly exp: number }
     | undefined;
   readonly duration_ms?: number | undefined;
+  /** Admin events (`trustpub.admin`): what was done (put, delete, explain, authenticate). */
+  readonly action?: string | undefined;
+  /** Admin events: the publisher id acted on. */
+  readonly publisher?: string | undefined;
+  /** Admin events: which admin token, as the first 12 hex digits of its SHA-256. */
+  readonly actor?: string | undefined;
+  /** Admin events: `created` or `replaced` for a put. */
+  readonly change?: string | undefined;
+  /** Admin events: why a change was refused, one problem per entry (paths, never secrets). */
+  readonly problems?: readonly string[] | undefined;
 }
 
 export interface AuditSink {

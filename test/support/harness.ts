@@ -45,6 +45,8 @@ export interface Harness {
   gitlabToken(overrides?: ClaimOverrides): Promise<string>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
   exchange(token: string, extra?: Record<string, unknown>): Promise<HttpAnswer>;
+  /** Any request to trustpub, answered with its parsed JSON body (or {}). */
+  request(path: string, init?: RequestInit): Promise<HttpAnswer>;
   /** Keys in Redis (or entries of the memory store): what a refusal must leave unchanged. */
   storedKeys(): Promise<number>;
   close(): Promise<void>;
@@ -60,6 +62,10 @@ export interface HarnessOptions {
   ) => void;
   keyTiming?: KeySetTiming;
   githubAlg?: "RS256" | "ES256";
+  /** The environment trustpub sees (default {}). */
+  env?: Record<string, string>;
+  /** Where files named in the config resolve (default the working directory). */
+  configDir?: string;
 }
 
 /** The default test config: a GitHub and a GitLab issuer, npm and PyPI registries, one publisher each. */
@@ -128,7 +134,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs = memoryLogger();
   const server = await startServer({
     config,
-    env: {},
+    env: options.env ?? {},
+    configDir: options.configDir,
     port: 0,
     host: "127.0.0.1",
     clock,
@@ -168,6 +175,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         headers: { "content-type": "application/json", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
+    request: (path, init = {}) => request(path, init),
     exchange: (token, extra = {}) =>
       request("/v1/exchange", {
         method: "POST",
