@@ -25,7 +25,7 @@ const headerGetter: TextMapGetter<Headers> = {
 
 /** The matched route pattern, or `unmatched`: never the raw path, so labels stay bounded. */
 function routeOf(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
-  const route = routePath(c, -1);
+  const route = routePath(c);
   return !route || route.includes("*") ? "unmatched" : route;
 }
 
