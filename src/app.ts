@@ -6,6 +6,7 @@ import {
   isTrustpubError,
   TrustpubError,
 } from "./errors.js";
+import { clientRateLimit } from "./routes/client-limit.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
 import { nativeRoutes } from "./routes/native.js";
@@ -38,6 +39,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next();
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
+  app.use("*", clientRateLimit());
 
   app.route("/", opsRoutes());
   app.route("/", wellKnownRoutes());

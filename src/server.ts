@@ -10,6 +10,9 @@ import { isLoopbackHttp } from "./config/validate.js";
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import { type Clock, systemClock } from "./lib/clock.js";
+import type { RateLimiter } from "./limits/limiter.js";
+import { memoryRateLimiter } from "./limits/memory.js";
+import { redisRateLimiter } from "./limits/redis.js";
 import { memoryReplayStore } from "./replay/memory.js";
 import { redisReplayStore } from "./replay/redis.js";
 import { createRedisClient } from "./replay/redis-client.js";
@@ -64,7 +67,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const configPath = options.configPath ?? env.TRUSTPUB_CONFIG;
   let loaded: LoadedConfig;
   if (options.config !== undefined) {
-    loaded = await loadConfig(options.config, env, nodeFileSource(options.configDir ?? process.cwd()));
+    loaded = await loadConfig(
+      options.config,
+      env,
+      nodeFileSource(options.configDir ?? process.cwd()),
+    );
   } else {
     if (!configPath) throw new Error("no config: pass --config FILE or set TRUSTPUB_CONFIG");
     logger.info({ config: configPath }, "loading config");
@@ -84,6 +91,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     replay = memoryReplayStore(clock);
   }
 
+  const limiter = createLimiter(config, clock, logger);
+
   const services = await buildServices(loaded, {
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     clock,
@@ -91,6 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     audit: options.audit ?? jsonLinesAudit((line) => process.stdout.write(line)),
     replay,
     keyTiming: options.keyTiming,
+    limiter,
   });
 
   const port = options.port ?? Number(env.PORT ?? 8080);
@@ -149,11 +159,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         (server as Server).closeAllConnections?.();
       }
       await replay.close();
+      await limiter.close();
       logger.info({}, "stopped");
     })();
     return stopping;
   };
   return { url, port: boundPort, services, shutdown };
+}
+
+/**
+ * Rate-limit counters: in Redis when there is one (on their own connection,
+ * so a burst of limiter calls never queues behind JTI claims), else in memory.
+ * The limiter waits for Redis at most half the replay command timeout (250 ms
+ * at most), then decides locally.
+ */
+function createLimiter(config: LoadedConfig["config"], clock: Clock, logger: Logger): RateLimiter {
+  const local = memoryRateLimiter(clock);
+  if (!config.replay.redis) return local;
+  const timeout = config.replay.command_timeout;
+  return redisRateLimiter(createRedisClient(config.replay.redis, timeout, logger), {
+    prefix: config.replay.key_prefix,
+    clock,
+    logger,
+    timeoutMs: Math.max(10, Math.min(250, Math.floor(timeout / 2))),
+    fallback: local,
+  });
 }
 
 function describeRedis(topology: NonNullable<LoadedConfig["config"]["replay"]["redis"]>): string {

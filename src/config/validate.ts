@@ -1,4 +1,5 @@
 import { compileIssuerPattern, exampleIssuerUrl, isIssuerPattern } from "../issuers/pattern.js";
+import { parseCidr } from "../limits/client-address.js";
 import { type CompiledPublisher, compilePublisher, PublisherError } from "../policy/publisher.js";
 import { providerFor } from "../providers/index.js";
 import type { CiIssuerConfig, ParsedConfig, PublisherSpec } from "./schema.js";
@@ -37,6 +38,13 @@ export function crossCheck(config: ParsedConfig): string[] {
       );
     }
   }
+  config.rate_limits.trusted_proxies.forEach((entry, index) => {
+    if (!parseCidr(entry)) {
+      problems.push(
+        `rate_limits.trusted_proxies[${index}]: expected an IPv4 or IPv6 address or CIDR range such as 10.0.0.0/8`,
+      );
+    }
+  });
   if (config.dev.demo_issuer && !isLoopbackHttp(config.issuer)) {
     problems.push(
       "dev.demo_issuer: the demo CI issuer is development-only; it needs an http://127.0.0.1 or http://localhost issuer",
