@@ -2,6 +2,7 @@ import type { Clock } from "../lib/clock.js";
 import type { RedisClient } from "../replay/redis.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { LimitDecision, Rate, RateLimiter } from "./limiter.js";
+import { MEMORY_LIMITER_MAX_KEYS } from "./memory.js";
 import { decide, windowAt } from "./window.js";
 
 /**
@@ -50,11 +51,16 @@ export interface RedisLimiterOptions {
  * limiter: when Redis is down, paused or slow, each replica enforces the
  * limits on its own instead of refusing everything or waiting. The exchange
  * itself still fails closed, since its JTI claim needs Redis (docs/rate-limits.md).
+ *
+ * A refusal is remembered locally until its Retry-After: counts only grow
+ * within a window, so Redis would refuse the same key until then too, and a
+ * flooding client costs no Redis round trip after its first refusal.
  */
 export function redisRateLimiter(client: RedisClient, options: RedisLimiterOptions): RateLimiter {
   const retryAfterFailureMs = options.retryAfterFailureMs ?? 1000;
   client.defineCommand(COMMAND, { numberOfKeys: 2, lua: TAKE_SCRIPT });
   const take = (client as unknown as Record<string, TakeCommand>)[COMMAND]!.bind(client);
+  const refusedUntil = new Map<string, number>();
   let localUntil = Number.NEGATIVE_INFINITY;
   let degraded = false;
 
@@ -88,10 +94,22 @@ export function redisRateLimiter(client: RedisClient, options: RedisLimiterOptio
   return {
     kind: "redis",
     async take(key, rate) {
+      const now = options.clock.now();
+      const until = refusedUntil.get(key);
+      if (until !== undefined) {
+        if (now < until) return { allowed: false, retryAfterMs: until - now };
+        refusedUntil.delete(key);
+      }
       if (client.status !== "ready") degrade(`redis connection is ${client.status}`);
-      if (options.clock.now() < localUntil) return options.fallback.take(key, rate);
+      if (now < localUntil) return options.fallback.take(key, rate);
       try {
         const decision = await shared(key, rate);
+        if (!decision.allowed) {
+          if (refusedUntil.size >= MEMORY_LIMITER_MAX_KEYS) {
+            refusedUntil.delete(refusedUntil.keys().next().value!);
+          }
+          refusedUntil.set(key, now + decision.retryAfterMs);
+        }
         if (degraded) {
           degraded = false;
           options.logger.info({}, "rate limiter reaches redis again; limits are shared");
@@ -103,6 +121,7 @@ export function redisRateLimiter(client: RedisClient, options: RedisLimiterOptio
       }
     },
     close: async () => {
+      refusedUntil.clear();
       await options.fallback.close();
       await client.quit().catch(() => client.disconnect());
     },
