@@ -92,7 +92,10 @@ describe("the rate limiter's store fails", () => {
     // Back: exchanges succeed, and limits are shared through Redis again.
     await waitUntil(async (i) => (await exchangeAs(`203.0.113.${i}`, await h.githubToken())).status === 200, "exchanges succeed");
     await waitUntil(
-      async () => (await h.redis!.client().keys("trustpub:rl:{client:*")).length > 0,
+      async (i) => {
+        await exchangeAs(`192.0.2.${100 + i}`, "not-a-token");
+        return (await redis.client().keys(`trustpub:rl:{client:192.0.2.${100 + i}}:*`)).length > 0;
+      },
       "the limiter writes to Redis again",
     );
   });
