@@ -1,6 +1,12 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, NPM_TOKEN_AUDIENCE, PYPI_TOKEN_AUDIENCE, startHarness, TRUSTPUB_ISSUER } from "../support/harness.js";
+import {
+  type Harness,
+  NPM_TOKEN_AUDIENCE,
+  PYPI_TOKEN_AUDIENCE,
+  startHarness,
+  TRUSTPUB_ISSUER,
+} from "../support/harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -65,7 +71,11 @@ describe("native exchange", () => {
   it("exchanges a GitLab CI token for its PyPI publisher", async () => {
     const res = await h.exchange(await h.gitlabToken());
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ registry: "pypi-internal", publishers: ["acme-demo-gitlab"], packages: ["acme-demo"] });
+    expect(res.body).toMatchObject({
+      registry: "pypi-internal",
+      publishers: ["acme-demo-gitlab"],
+      packages: ["acme-demo"],
+    });
     const { payload } = await verifyIssued(res.body.token as string);
     expect(payload.aud).toBe(PYPI_TOKEN_AUDIENCE);
     expect(payload.act).toMatchObject({
@@ -76,7 +86,10 @@ describe("native exchange", () => {
   });
 
   it("narrows the grant to the packages and permissions asked for", async () => {
-    const res = await h.exchange(await h.githubToken(), { packages: ["@acme/demo-cli"], permissions: ["read"] });
+    const res = await h.exchange(await h.githubToken(), {
+      packages: ["@acme/demo-cli"],
+      permissions: ["read"],
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ packages: ["@acme/demo-cli"], permissions: ["read"] });
     const { payload } = await verifyIssued(res.body.token as string);
@@ -111,7 +124,11 @@ describe("native exchange", () => {
       ["refused", "replayed_token"],
     ]);
     expect(events[0]!.issued?.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(events[0]!.ci).toMatchObject({ issuer: "github", repository: "acme/demo", sha: expect.any(String) });
+    expect(events[0]!.ci).toMatchObject({
+      issuer: "github",
+      repository: "acme/demo",
+      sha: expect.any(String),
+    });
     expect(JSON.stringify(events)).not.toContain(ci);
   });
 });
@@ -130,7 +147,11 @@ describe("RFC 8693 token exchange", () => {
   });
 
   it("answers per RFC 8693 section 2.2 with a scope", async () => {
-    const res = await form({ ...base(await h.githubToken()), audience: NPM_TOKEN_AUDIENCE, scope: "publish:@acme/demo" });
+    const res = await form({
+      ...base(await h.githubToken()),
+      audience: NPM_TOKEN_AUDIENCE,
+      scope: "publish:@acme/demo",
+    });
     const body = await res.json();
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -159,7 +180,10 @@ describe("RFC 8693 token exchange", () => {
     expect((await form(base(ci))).status).toBe(200);
     const replay = await form(base(ci));
     expect(replay.status).toBe(400);
-    expect(await replay.json()).toMatchObject({ error: "invalid_request", reason: "replayed_token" });
+    expect(await replay.json()).toMatchObject({
+      error: "invalid_request",
+      reason: "replayed_token",
+    });
   });
 
   it("refuses a scope beyond the grant as invalid_scope", async () => {

@@ -6,7 +6,11 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     configure: (c) => {
-      c.rate_limits = { ...(c.rate_limits as object), per_client: "4/m", trusted_proxies: ["127.0.0.1"] };
+      c.rate_limits = {
+        ...(c.rate_limits as object),
+        per_client: "4/m",
+        trusted_proxies: ["127.0.0.1"],
+      };
     },
   });
 });
@@ -69,7 +73,10 @@ describe("the rate limiter's store fails", () => {
 
   it("Redis paused: 503 within the command timeout plus the limiter's budget, then recovery without a restart", async () => {
     const redis = h.redis!;
-    await waitUntil(async (i) => (await exchangeAs(`198.51.100.${i}`, await h.githubToken())).status === 200, "Redis answers again");
+    await waitUntil(
+      async (i) => (await exchangeAs(`198.51.100.${i}`, await h.githubToken())).status === 200,
+      "Redis answers again",
+    );
     const before = await h.storedKeys();
     redis.pause();
     let paused: [HttpAnswer, number];
@@ -90,13 +97,13 @@ describe("the rate limiter's store fails", () => {
     expect(await h.storedKeys()).toBeLessThanOrEqual(before + 1);
 
     // Back: exchanges succeed, and limits are shared through Redis again.
-    await waitUntil(async (i) => (await exchangeAs(`203.0.113.${i}`, await h.githubToken())).status === 200, "exchanges succeed");
     await waitUntil(
-      async (i) => {
-        await exchangeAs(`192.0.2.${100 + i}`, "not-a-token");
-        return (await redis.client().keys(`trustpub:rl:{client:192.0.2.${100 + i}}:*`)).length > 0;
-      },
-      "the limiter writes to Redis again",
+      async (i) => (await exchangeAs(`203.0.113.${i}`, await h.githubToken())).status === 200,
+      "exchanges succeed",
     );
+    await waitUntil(async (i) => {
+      await exchangeAs(`192.0.2.${100 + i}`, "not-a-token");
+      return (await redis.client().keys(`trustpub:rl:{client:192.0.2.${100 + i}}:*`)).length > 0;
+    }, "the limiter writes to Redis again");
   });
 });

@@ -22,7 +22,10 @@ const countingFetch: FetchFn = (input, init) => {
 
 beforeAll(async () => {
   canary = await startCanary();
-  h = await startHarness({ fetch: countingFetch, configure: (c) => (c.rate_limits = { enabled: false }) });
+  h = await startHarness({
+    fetch: countingFetch,
+    configure: (c) => (c.rate_limits = { enabled: false }),
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -90,7 +93,9 @@ describe("case 39: random iss values", () => {
     expect(h.server.services.directory.resolved()).toHaveLength(resolved);
     expect(await h.storedKeys()).toBe(stored);
     const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-    console.info(`case 39: heap ${mb(start)} MB at start, ${mb(afterFirst)} MB after 10,000, ${mb(afterSecond)} MB after 15,000`);
+    console.info(
+      `case 39: heap ${mb(start)} MB at start, ${mb(afterFirst)} MB after 10,000, ${mb(afterSecond)} MB after 15,000`,
+    );
     // Nothing is kept per request: another 5,000 add nothing measurable.
     expect(afterSecond - afterFirst).toBeLessThan(4 * 1024 * 1024);
     expect(afterFirst - start).toBeLessThan(8 * 1024 * 1024);

@@ -55,9 +55,13 @@ describe("case 37: a flood of garbage from one client", () => {
     const baseline = await timedExchanges(h, 20);
     const storedBefore = await h.storedKeys();
 
-    const flood = run(process.execPath, [FLOOD, `${h.url}/v1/exchange`, "127.0.0.2", "4000", "200"], {
-      timeout: 30_000,
-    });
+    const flood = run(
+      process.execPath,
+      [FLOOD, `${h.url}/v1/exchange`, "127.0.0.2", "4000", "200"],
+      {
+        timeout: 30_000,
+      },
+    );
     await new Promise((r) => setTimeout(r, 500));
     const during = await timedExchanges(h, 20);
     const { stdout } = await flood;
@@ -76,17 +80,20 @@ describe("case 37: a flood of garbage from one client", () => {
     expect(result.errors).toBe(0);
     expect(refused).toBeGreaterThan(150);
     expect(passed).toBeLessThanOrEqual(50 * 5 + 50);
-    expect(Object.keys(result.statuses).every((s) => ["400", "401", "413", "429"].includes(s))).toBe(true);
+    expect(
+      Object.keys(result.statuses).every((s) => ["400", "401", "413", "429"].includes(s)),
+    ).toBe(true);
 
     // The legitimate publisher exchanged every time, and not measurably slower. The bound is
     // loose on purpose: the flood shares two CPU cores with trustpub and this test.
     const [before, flooded] = [median(baseline), median(during)];
-    console.info(`case 37: median exchange ${before.toFixed(1)} ms before, ${flooded.toFixed(1)} ms during a flood of ${refused} refused requests`);
+    console.info(
+      `case 37: median exchange ${before.toFixed(1)} ms before, ${flooded.toFixed(1)} ms during a flood of ${refused} refused requests`,
+    );
     expect(flooded).toBeLessThan(Math.max(before * 5, before + 250));
     // 40 tokens were issued, each one JTI; the flood wrote nothing.
     expect((await h.storedKeys()) - storedBefore).toBe(20);
   });
-
 });
 
 describe("per-client limits", () => {
@@ -188,7 +195,9 @@ describe("X-Forwarded-For", () => {
   it("refuses a trusted_proxies entry that is not an address or CIDR at load", async () => {
     await expect(
       startHarness({ configure: (c) => limits(c, { trusted_proxies: ["10.0.0.0/8", "10.1/16"] }) }),
-    ).rejects.toThrow(/rate_limits\.trusted_proxies\[1\]: expected an IPv4 or IPv6 address or CIDR/);
+    ).rejects.toThrow(
+      /rate_limits\.trusted_proxies\[1\]: expected an IPv4 or IPv6 address or CIDR/,
+    );
   });
 });
 
@@ -234,7 +243,10 @@ describe("limits across replicas", () => {
 
 describe("without Redis", () => {
   it("limits in memory", async () => {
-    const h = await startHarness({ redis: false, configure: (c) => limits(c, { per_publisher: "1/h" }) });
+    const h = await startHarness({
+      redis: false,
+      configure: (c) => limits(c, { per_publisher: "1/h" }),
+    });
     try {
       expect((await h.exchange(await h.githubToken())).status).toBe(200);
       await expectRateLimited(h, async () => h.exchange(await h.githubToken()));
@@ -244,9 +256,13 @@ describe("without Redis", () => {
   });
 
   it("can be turned off", async () => {
-    const h = await startHarness({ redis: false, configure: (c) => limits(c, { enabled: false, per_publisher: "1/h", per_client: "1/h" }) });
+    const h = await startHarness({
+      redis: false,
+      configure: (c) => limits(c, { enabled: false, per_publisher: "1/h", per_client: "1/h" }),
+    });
     try {
-      for (let i = 0; i < 3; i++) expect((await h.exchange(await h.githubToken())).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await h.exchange(await h.githubToken())).status).toBe(200);
     } finally {
       await h.close();
     }
@@ -254,7 +270,12 @@ describe("without Redis", () => {
 });
 
 /** A POST from a chosen loopback address (127.0.0.2 and up are loopback on Linux). */
-async function postFrom(localAddress: string, base: string, path: string, body: string): Promise<HttpAnswer> {
+async function postFrom(
+  localAddress: string,
+  base: string,
+  path: string,
+  body: string,
+): Promise<HttpAnswer> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
     const req = request(
@@ -270,7 +291,8 @@ async function postFrom(localAddress: string, base: string, path: string, body: 
             parsed = JSON.parse(text);
           } catch {}
           const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v);
+          for (const [k, v] of Object.entries(res.headers))
+            if (typeof v === "string") headers.set(k, v);
           resolve({ status: res.statusCode ?? 0, headers, body: parsed, text });
         });
       },

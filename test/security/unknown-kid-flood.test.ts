@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims, gitlabClaims } from "../support/claims.js";
 import { unsigned } from "../support/forge.js";
-import { NPM_AUDIENCE, PYPI_AUDIENCE, type Harness, startHarness } from "../support/harness.js";
+import { type Harness, NPM_AUDIENCE, PYPI_AUDIENCE, startHarness } from "../support/harness.js";
 import { pool, tally } from "../support/pool.js";
 
 const COOLDOWN_MS = 30_000;

@@ -1,9 +1,9 @@
-import { type RunningServer, startServer } from "../../src/server.js";
 import type { FetchFn } from "../../src/issuers/fetch.js";
 import type { KeySetTiming } from "../../src/issuers/key-set.js";
+import { type RunningServer, startServer } from "../../src/server.js";
 import { memoryAudit } from "../../src/telemetry/audit.js";
 import { memoryLogger } from "../../src/telemetry/logger.js";
-import { githubClaims, gitlabClaims, type ClaimOverrides } from "./claims.js";
+import { type ClaimOverrides, githubClaims, gitlabClaims } from "./claims.js";
 import { startIssuer, type TestIssuer } from "./issuer.js";
 import { type RedisProcess, startRedis } from "./redis.js";
 
@@ -55,7 +55,10 @@ export interface HarnessOptions {
   /** Spawn a real redis-server for the replay store (default true). */
   redis?: boolean;
   /** Edit the config before trustpub loads it. */
-  configure?: (config: Record<string, unknown>, ctx: { github: TestIssuer; gitlab: TestIssuer }) => void;
+  configure?: (
+    config: Record<string, unknown>,
+    ctx: { github: TestIssuer; gitlab: TestIssuer },
+  ) => void;
   keyTiming?: KeySetTiming;
   /** Wraps trustpub's outbound fetch (to count or fail requests). */
   fetch?: FetchFn;
@@ -63,7 +66,11 @@ export interface HarnessOptions {
 }
 
 /** The default test config: a GitHub and a GitLab issuer, npm and PyPI registries, one publisher each. */
-export function baseConfig(github: TestIssuer, gitlab: TestIssuer, redis?: RedisProcess): Record<string, unknown> {
+export function baseConfig(
+  github: TestIssuer,
+  gitlab: TestIssuer,
+  redis?: RedisProcess,
+): Record<string, unknown> {
   return {
     issuer: TRUSTPUB_ISSUER,
     replay: redis ? { redis: redis.url, command_timeout: "500ms" } : {},
@@ -76,7 +83,11 @@ export function baseConfig(github: TestIssuer, gitlab: TestIssuer, redis?: Redis
     },
     registries: {
       "npm-internal": { flavor: "npm", audience: NPM_AUDIENCE, token_audience: NPM_TOKEN_AUDIENCE },
-      "pypi-internal": { flavor: "pypi", audience: PYPI_AUDIENCE, token_audience: PYPI_TOKEN_AUDIENCE },
+      "pypi-internal": {
+        flavor: "pypi",
+        audience: PYPI_AUDIENCE,
+        token_audience: PYPI_TOKEN_AUDIENCE,
+      },
     },
     publishers: [
       {
