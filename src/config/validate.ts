@@ -96,8 +96,13 @@ export function compilePublishers(
     const path = pathOf(index);
     if (ids.has(spec.id)) problems.push(`${path}.id: duplicate publisher id`);
     ids.add(spec.id);
-    const registry = config.registries[spec.registry];
-    const issuer = config.ci_issuers[spec.ci_issuer];
+    // Own properties only: a publisher naming "__proto__" or "constructor" names nothing.
+    const registry = Object.hasOwn(config.registries, spec.registry)
+      ? config.registries[spec.registry]
+      : undefined;
+    const issuer = Object.hasOwn(config.ci_issuers, spec.ci_issuer)
+      ? config.ci_issuers[spec.ci_issuer]
+      : undefined;
     if (!registry) problems.push(`${path}.registry: no registry with this id`);
     if (!issuer) problems.push(`${path}.ci_issuer: no ci_issuer with this id`);
     if (!registry || !issuer) return;
