@@ -2,9 +2,11 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
-import { type Harness, type HttpAnswer, startHarness } from "../support/harness.js";
+import { baseConfig, type Harness, type HttpAnswer, startHarness } from "../support/harness.js";
+import type { TestIssuer } from "../support/issuer.js";
 
 const FLOOD = fileURLToPath(new URL("../support/flood.mjs", import.meta.url));
 const run = promisify(execFile);
@@ -193,9 +195,14 @@ describe("X-Forwarded-For", () => {
   });
 
   it("refuses a trusted_proxies entry that is not an address or CIDR at load", async () => {
-    await expect(
-      startHarness({ configure: (c) => limits(c, { trusted_proxies: ["10.0.0.0/8", "10.1/16"] }) }),
-    ).rejects.toThrow(
+    const config = baseConfig(
+      { url: "https://token.actions.githubusercontent.com" } as TestIssuer,
+      { url: "https://gitlab.com" } as TestIssuer,
+    );
+    limits(config, { trusted_proxies: ["10.0.0.0/8", "10.1/16"] });
+    (config.ci_issuers as Record<string, Record<string, unknown>>).github!.allow_http = false;
+    (config.ci_issuers as Record<string, Record<string, unknown>>).gitlab!.allow_http = false;
+    await expect(loadConfig(config, {}, { readText: () => Promise.reject(new Error("none")) })).rejects.toThrow(
       /rate_limits\.trusted_proxies\[1\]: expected an IPv4 or IPv6 address or CIDR/,
     );
   });
