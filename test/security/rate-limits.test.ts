@@ -202,7 +202,9 @@ describe("X-Forwarded-For", () => {
     limits(config, { trusted_proxies: ["10.0.0.0/8", "10.1/16"] });
     (config.ci_issuers as Record<string, Record<string, unknown>>).github!.allow_http = false;
     (config.ci_issuers as Record<string, Record<string, unknown>>).gitlab!.allow_http = false;
-    await expect(loadConfig(config, {}, { readText: () => Promise.reject(new Error("none")) })).rejects.toThrow(
+    await expect(
+      loadConfig(config, {}, { readText: () => Promise.reject(new Error("none")) }),
+    ).rejects.toThrow(
       /rate_limits\.trusted_proxies\[1\]: expected an IPv4 or IPv6 address or CIDR/,
     );
   });
