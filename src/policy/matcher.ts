@@ -36,6 +36,9 @@ export class MatcherError extends Error {
   override readonly name = "MatcherError";
 }
 
+/** The characters that `iu` regex matching folds onto ASCII letters: long s and the Kelvin sign. */
+const FOLDS_INTO_ASCII = /[\u017f\u212a]/u;
+
 const PASS: MatchOutcome = { ok: true };
 const ABSENT: MatchOutcome = { ok: false, why: "absent" };
 const WRONG_TYPE: MatchOutcome = { ok: false, why: "wrong_type" };
@@ -64,11 +67,21 @@ export function compileMatcher(spec: MatcherSpec, caseInsensitive = false): Comp
     assertSafeRegex(spec.regex);
     let re: RE2JS;
     try {
+      // Valid for both engines: JavaScript's `u` syntax (which refuses `a{2` and stray escapes)
+      // is checked by compiling only; RE2 is what runs.
+      new RegExp(`^(?:${spec.regex})$`, caseInsensitive ? "iu" : "u");
       re = RE2JS.compile(`(?:${spec.regex})`, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
     } catch (cause) {
       throw new MatcherError(`invalid regular expression: ${(cause as Error).message}`);
     }
-    return stringMatcher("regex", false, (v) => re.matches(v));
+    // With case folding, U+017F (long s) equals "s" and U+212A (Kelvin sign) equals "k",
+    // the only non-ASCII characters folded onto ASCII letters. Case is ASCII-only here
+    // (as in `fold`), so a value holding either never matches.
+    return stringMatcher(
+      "regex",
+      false,
+      (v) => !(caseInsensitive && FOLDS_INTO_ASCII.test(v)) && re.matches(v),
+    );
   }
   if ("one_of" in spec) {
     const allowed = new Set(spec.one_of.map((s) => fold(s, caseInsensitive)));
