@@ -8,6 +8,7 @@ import {
 } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { authzRoutes } from "./routes/authz.js";
+import { clientRateLimit } from "./routes/client-limit.js";
 import { demoIssuerRoutes } from "./routes/demo-issuer.js";
 import type { AppEnv, ErrorShape } from "./routes/env.js";
 import { introspectRoutes } from "./routes/introspect.js";
@@ -48,6 +49,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
   app.use("*", httpTelemetry());
+  app.use("*", clientRateLimit());
 
   app.route("/", opsRoutes());
   app.route("/", wellKnownRoutes());

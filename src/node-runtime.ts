@@ -2,6 +2,9 @@ import type { LoadedConfig } from "./config/load.js";
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import type { Clock } from "./lib/clock.js";
+import type { RateLimiter } from "./limits/limiter.js";
+import { memoryRateLimiter } from "./limits/memory.js";
+import { redisRateLimiter } from "./limits/redis.js";
 import { redisPublisherRepository } from "./policy/redis-repository.js";
 import { memoryPublisherRepository, type PublisherRepository } from "./policy/repository.js";
 import { type SharedPublishers, sharedPublishers } from "./policy/shared-publishers.js";
@@ -29,6 +32,8 @@ export interface NodeRuntimeOptions {
 /** One Redis connection (or the in-memory stand-in) and what lives on it. */
 interface Connection {
   readonly replay: ReplayStore;
+  /** Rate-limit counters: shared through Redis when there is one, else this process's. */
+  readonly limiter: RateLimiter;
   /** The admin publishers on this connection, under a key prefix. */
   repository(prefix: string): PublisherRepository;
 }
@@ -79,14 +84,28 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
     if (connection) return connection;
     const { config } = loaded;
     if (config.replay.redis) {
-      const client = createRedisClient(config.replay.redis, config.replay.command_timeout, logger);
+      const timeout = config.replay.command_timeout;
+      const client = createRedisClient(config.replay.redis, timeout, logger);
       connection = {
         replay: redisReplayStore(client, metrics),
+        // Its own connection, so a burst of limiter calls never queues behind JTI claims;
+        // it waits for Redis at most half the command timeout, then decides locally.
+        limiter: redisRateLimiter(createRedisClient(config.replay.redis, timeout, logger), {
+          prefix: config.replay.key_prefix,
+          clock: options.clock,
+          logger,
+          timeoutMs: Math.max(10, Math.min(250, Math.floor(timeout / 2))),
+          fallback: memoryRateLimiter(options.clock),
+        }),
         repository: (prefix) => redisPublisherRepository(client, prefix, metrics),
       };
     } else {
       const memory = memoryPublisherRepository();
-      connection = { replay: memoryReplayStore(options.clock), repository: () => memory };
+      connection = {
+        replay: memoryReplayStore(options.clock),
+        limiter: memoryRateLimiter(options.clock),
+        repository: () => memory,
+      };
     }
     connections.set(key, connection);
     return connection;
@@ -141,6 +160,7 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
         logger,
         audit: fanOutAudit(...sinks),
         replay: connection.replay,
+        limiter: connection.limiter,
         keyObserver: metrics,
         keyTiming: options.keyTiming,
         metrics,
@@ -160,6 +180,7 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
         const timer = setTimeout(() => {
           retiring.delete(connection);
           void connection.replay.close();
+          void connection.limiter.close();
         }, RELEASE_GRACE_MS);
         timer.unref?.();
         retiring.set(connection, timer);
@@ -174,7 +195,10 @@ export function nodeRuntimes(options: NodeRuntimeOptions): NodeRuntimes {
       for (const shared of publishers.values()) shared.stop();
       for (const timer of retiring.values()) clearTimeout(timer);
       await Promise.all([
-        ...[...connections.values(), ...retiring.keys()].map((c) => c.replay.close()),
+        ...[...connections.values(), ...retiring.keys()].flatMap((c) => [
+          c.replay.close(),
+          c.limiter.close(),
+        ]),
         ...[...webhooks.values()].map((sink) => sink.close(WEBHOOK_FLUSH_MS)),
       ]);
       publishers.clear();

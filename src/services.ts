@@ -6,6 +6,9 @@ import { buildIssuerDirectory, type IssuerDirectory } from "./issuers/directory.
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeyFetchObserver, KeySetTiming } from "./issuers/key-set.js";
 import type { Clock } from "./lib/clock.js";
+import type { RateLimiter } from "./limits/limiter.js";
+import { memoryRateLimiter } from "./limits/memory.js";
+import { buildRateLimits, type RateLimits } from "./limits/rate-limits.js";
 import { type AdminPublisherStore, adminPublisherStore } from "./policy/admin-store.js";
 import type { SharedPublishers } from "./policy/shared-publishers.js";
 import { type PublisherStore, staticPublisherStore } from "./policy/store.js";
@@ -24,6 +27,8 @@ export interface Runtime {
   readonly audit: AuditSink;
   readonly replay: ReplayStore;
   readonly guards?: ExchangeGuards | undefined;
+  /** Counters for `rate_limits` (Redis when configured); a memory limiter when absent. */
+  readonly limiter?: RateLimiter | undefined;
   readonly keyObserver?: KeyFetchObserver | undefined;
   readonly keyTiming?: KeySetTiming | undefined;
   /** Replaces the publishers of the config file (the admin API's store wraps the file's). */
@@ -45,6 +50,8 @@ export interface Services {
   readonly replay: ReplayStore;
   readonly keys: SigningKeyRing;
   readonly lifecycle: { draining: boolean };
+  /** The configured rate limits: per client (a middleware), per issuer and publisher (guards). */
+  readonly limits: RateLimits;
   /** The development-only demo CI issuer, when `dev.demo_issuer` is on. */
   readonly demo?: DemoIssuer | undefined;
   /** The admin API's view of the publishers, when the runtime provides a store for them. */
@@ -102,6 +109,11 @@ export async function buildServices(
     ? adminPublisherStore(runtime.adminPublishers, config, loaded.publishers, runtime.logger)
     : undefined;
   const fromFile = admin ?? staticPublisherStore(loaded.publishers);
+  const limits = buildRateLimits(
+    config.rate_limits,
+    runtime.limiter ?? memoryRateLimiter(runtime.clock),
+    runtime,
+  );
   const publishers = runtime.publishers ? runtime.publishers(fromFile) : fromFile;
   const verifyIssued = issuedTokenVerifier(
     ring,
@@ -118,7 +130,7 @@ export async function buildServices(
     clock: runtime.clock,
     audit: runtime.audit,
     logger: runtime.logger,
-    guards: runtime.guards,
+    guards: runtime.guards ?? limits.guards,
   };
   let demo: DemoIssuer | undefined;
   if (config.dev.demo_issuer) {
@@ -139,6 +151,7 @@ export async function buildServices(
     replay: runtime.replay,
     keys: ring,
     lifecycle: { draining: false },
+    limits,
     exchangeDeps: () => deps,
     verifyIssued,
   };

@@ -38,7 +38,12 @@ export function parseConfigText(text: string): unknown {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `(file): ${e.message.split("\n")[0]}`));
   }
-  return doc.toJS();
+  try {
+    // Resolving aliases can still fail: an undefined anchor, or an alias bomb past the alias cap.
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError([`(file): ${(err as Error).message.split("\n")[0]}`]);
+  }
 }
 
 /**

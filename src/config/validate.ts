@@ -1,4 +1,5 @@
 import { compileIssuerPattern, exampleIssuerUrl, isIssuerPattern } from "../issuers/pattern.js";
+import { parseCidr } from "../limits/client-address.js";
 import { exactlyPinned, tenantProblem } from "../policy/pins.js";
 import { type CompiledPublisher, compilePublisher, PublisherError } from "../policy/publisher.js";
 import { providerFor } from "../providers/index.js";
@@ -40,6 +41,13 @@ export function crossCheck(config: ParsedConfig): string[] {
       );
     }
   }
+  config.rate_limits.trusted_proxies.forEach((entry, index) => {
+    if (!parseCidr(entry)) {
+      problems.push(
+        `rate_limits.trusted_proxies[${index}]: expected an IPv4 or IPv6 address or CIDR range such as 10.0.0.0/8`,
+      );
+    }
+  });
   if (config.dev.demo_issuer && !isLoopbackHttp(config.issuer)) {
     problems.push(
       "dev.demo_issuer: the demo CI issuer is development-only; it needs an http://127.0.0.1 or http://localhost issuer",
@@ -109,8 +117,13 @@ export function compilePublishers(
     const path = pathOf(index);
     if (ids.has(spec.id)) problems.push(`${path}.id: duplicate publisher id`);
     ids.add(spec.id);
-    const registry = config.registries[spec.registry];
-    const issuer = config.ci_issuers[spec.ci_issuer];
+    // Own properties only: a publisher naming "__proto__" or "constructor" names nothing.
+    const registry = Object.hasOwn(config.registries, spec.registry)
+      ? config.registries[spec.registry]
+      : undefined;
+    const issuer = Object.hasOwn(config.ci_issuers, spec.ci_issuer)
+      ? config.ci_issuers[spec.ci_issuer]
+      : undefined;
     if (!registry) problems.push(`${path}.registry: no registry with this id`);
     if (!issuer) problems.push(`${path}.ci_issuer: no ci_issuer with this id`);
     if (!registry || !issuer) return;

@@ -1,9 +1,14 @@
+import { RE2JS } from "re2js";
 import { z } from "zod";
 import { asciiLower } from "../lib/ascii.js";
 
 /**
  * The matcher forms of a publisher's `match` values (SPEC section 3).
  * Compiled once at load; a compiled matcher is a pure function of the claim.
+ * Globs and regexes run on RE2 (re2js): matching takes time linear in the
+ * claim's length whatever the pattern, so no policy can be made to backtrack
+ * (`.*a.*a.*b` or `**a**b` against a long claim would take minutes on a
+ * backtracking engine). Regexes use RE2 syntax, as Go and octo-sts do.
  */
 export const matcherSchema = z.union([
   z.string(),
@@ -55,24 +60,27 @@ export function compileMatcher(spec: MatcherSpec, caseInsensitive = false): Comp
     return stringMatcher("equals", ci, (v) => v === expected);
   }
   if ("glob" in spec) {
-    const re = new RegExp(`^${globToRegexSource(fold(spec.glob, caseInsensitive))}$`, "su");
-    return stringMatcher("glob", caseInsensitive, (v) => re.test(v));
+    const re = RE2JS.compile(globToRegexSource(fold(spec.glob, caseInsensitive)), RE2JS.DOTALL);
+    return stringMatcher("glob", caseInsensitive, (v) => re.matches(v));
   }
   if ("regex" in spec) {
     assertSafeRegex(spec.regex);
-    let re: RegExp;
+    let re: RE2JS;
     try {
-      re = new RegExp(`^(?:${spec.regex})$`, caseInsensitive ? "iu" : "u");
+      // Valid for both engines: JavaScript's `u` syntax (which refuses `a{2` and stray escapes)
+      // is checked by compiling only; RE2 is what runs.
+      new RegExp(`^(?:${spec.regex})$`, caseInsensitive ? "iu" : "u");
+      re = RE2JS.compile(`(?:${spec.regex})`, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
     } catch (cause) {
       throw new MatcherError(`invalid regular expression: ${(cause as Error).message}`);
     }
-    // With `i` and `u` together, Unicode case folding equates U+017F (long s) with "s" and
-    // U+212A (Kelvin sign) with "k", the only non-ASCII characters it maps onto ASCII letters.
-    // Case is ASCII-only here (as in `fold`), so a value holding either never matches.
+    // With case folding, U+017F (long s) equals "s" and U+212A (Kelvin sign) equals "k",
+    // the only non-ASCII characters folded onto ASCII letters. Case is ASCII-only here
+    // (as in `fold`), so a value holding either never matches.
     return stringMatcher(
       "regex",
       false,
-      (v) => !(caseInsensitive && FOLDS_INTO_ASCII.test(v)) && re.test(v),
+      (v) => !(caseInsensitive && FOLDS_INTO_ASCII.test(v)) && re.matches(v),
     );
   }
   if ("one_of" in spec) {
@@ -122,7 +130,7 @@ function stringMatcher(
   };
 }
 
-/** `*` matches any run of characters except `/`; `**` also matches `/`. */
+/** `*` matches any run of characters except `/`; `**` also matches `/`. RE2 syntax. */
 export function globToRegexSource(glob: string): string {
   let out = "";
   for (let i = 0; i < glob.length; i++) {
@@ -142,10 +150,11 @@ export function globToRegexSource(glob: string): string {
 }
 
 /**
- * Refuses patterns that can backtrack badly, before they are ever run:
- * backreferences, lookarounds, and a quantifier applied to a group that
- * itself holds a quantifier or an alternation (`(a+)+`, `(a|aa)*`).
- * Conservative on purpose: a policy can always be written without them.
+ * Refuses patterns that would backtrack badly on a backtracking engine,
+ * before they are ever compiled: backreferences, lookarounds, and a
+ * quantifier applied to a group that itself holds a quantifier or an
+ * alternation (`(a+)+`, `(a|aa)*`). RE2 already runs every pattern in linear
+ * time; refusing these keeps policies portable to any engine.
  */
 export function assertSafeRegex(source: string): void {
   if (/\\[1-9]|\\k</.test(source))

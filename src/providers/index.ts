@@ -25,7 +25,7 @@ export const PROVIDERS: Readonly<Record<string, Provider>> = Object.freeze({
 export const PROVIDER_NAMES = Object.keys(PROVIDERS) as [string, ...string[]];
 
 export function providerFor(name: string): Provider {
-  const provider = PROVIDERS[name];
+  const provider = Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!provider) throw new Error(`unknown provider ${name}`);
   return provider;
 }

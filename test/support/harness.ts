@@ -1,3 +1,4 @@
+import type { FetchFn } from "../../src/issuers/fetch.js";
 import type { KeySetTiming } from "../../src/issuers/key-set.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { memoryAudit } from "../../src/telemetry/audit.js";
@@ -61,6 +62,8 @@ export interface HarnessOptions {
     ctx: { github: TestIssuer; gitlab: TestIssuer },
   ) => void;
   keyTiming?: KeySetTiming;
+  /** Wraps trustpub's outbound fetch (to count or fail requests). */
+  fetch?: FetchFn;
   githubAlg?: "RS256" | "ES256";
   /** The environment trustpub sees (default {}). */
   env?: Record<string, string>;
@@ -78,6 +81,8 @@ export function baseConfig(
     issuer: TRUSTPUB_ISSUER,
     replay: redis ? { redis: redis.url, command_timeout: "500ms" } : {},
     shutdown: { delay: "0s", drain_timeout: "2s" },
+    // High enough that only the rate-limit tests, which set their own, ever meet them.
+    rate_limits: { per_client: "100000/s", per_issuer: "100000/s", per_publisher: "100000/s" },
     ci_issuers: {
       github: { url: github.url, provider: "github", allow_http: true },
       gitlab: { url: gitlab.url, provider: "gitlab", allow_http: true },
@@ -142,6 +147,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     audit,
     logger: logs,
     keyTiming: options.keyTiming,
+    fetch: options.fetch,
   });
 
   const request = async (path: string, init: RequestInit): Promise<HttpAnswer> => {
@@ -182,10 +188,22 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ token, ...extra }),
       }),
-    storedKeys: async () => (redis ? redis.dbsize() : (memoryStore.size?.() ?? 0)),
+    storedKeys: async () => (redis ? storedRedisKeys(redis) : (memoryStore.size?.() ?? 0)),
     async close() {
       await server.shutdown();
       await Promise.all([github.stop(), gitlab.stop(), redis?.close()]);
     },
   };
+}
+
+/** Keys in Redis other than rate-limit counters (`trustpub:rl:`), which every request may write. */
+async function storedRedisKeys(redis: RedisProcess): Promise<number> {
+  let count = 0;
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.client().scan(cursor, "COUNT", 1000);
+    cursor = next;
+    count += keys.filter((key) => !key.startsWith("trustpub:rl:")).length;
+  } while (cursor !== "0");
+  return count;
 }

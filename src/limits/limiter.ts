@@ -1,0 +1,24 @@
+/** At most `limit` events in any sliding window of `windowMs` (config: `100/s`, `600/m`, `10/h`). */
+export interface Rate {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+export interface LimitDecision {
+  readonly allowed: boolean;
+  /** When refused: how long until one more event would be admitted. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * Counts events per key against a rate. Implementations never throw and
+ * never wait longer than their store's budget: a limiter that cannot reach
+ * its store decides locally instead (see redis.ts), so rate limiting is
+ * never the reason a request hangs or fails.
+ */
+export interface RateLimiter {
+  readonly kind: string;
+  /** Admits and counts one event for `key`, or refuses it without counting it. */
+  take(key: string, rate: Rate): Promise<LimitDecision>;
+  close(): Promise<void>;
+}
