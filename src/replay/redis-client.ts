@@ -18,6 +18,8 @@ export function failFastOptions(commandTimeoutMs: number): RedisOptions {
     maxRetriesPerRequest: 0,
     enableReadyCheck: true,
     lazyConnect: false,
+    // Commands issued in the same tick (many concurrent exchanges) share one write.
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
   };
 }

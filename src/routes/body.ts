@@ -8,7 +8,18 @@ import { parseJsonStrict } from "../lib/json.js";
  */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (declared !== null) {
+    const length = Number(declared);
+    if (!/^\d{1,15}$/.test(declared.trim())) {
+      throw new TrustpubError("malformed_request", "content-length is not a number");
+    }
+    if (length > limit) throw tooLarge(limit);
+    // The HTTP parser delivers exactly the declared length, so the whole body
+    // can be read at once (the runtime's fast path); the cap is checked again.
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.byteLength > limit) throw tooLarge(limit);
+    return body;
+  }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

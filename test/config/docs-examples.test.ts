@@ -10,7 +10,7 @@ const examples = join(root, "examples");
 
 /** The YAML blocks of a doc that hold `ci_issuers` or `publishers`. */
 async function configBlocks(doc: string): Promise<string[]> {
-  const text = await readFile(join(root, "docs", doc), "utf8");
+  const text = await readFile(join(root, doc), "utf8");
   return [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .filter((block) => /^(ci_issuers|publishers):/m.test(block));
@@ -37,8 +37,8 @@ function completed(block: string): Record<string, unknown> {
 }
 
 describe("documented configs", () => {
-  it.each(["providers.md", "reusable-workflows.md"])(
-    "every config snippet of docs/%s loads without warnings",
+  it.each(["README.md", "docs/reusable-workflows.md"])(
+    "every config snippet of %s loads without warnings",
     async (doc) => {
       const blocks = await configBlocks(doc);
       expect(blocks.length).toBeGreaterThan(0);
@@ -50,9 +50,9 @@ describe("documented configs", () => {
     },
   );
 
-  it("docs/providers.md shows a snippet for every provider but generic", async () => {
+  it("the README shows a snippet for every provider but generic", async () => {
     const { PROVIDER_NAMES } = await import("../../src/providers/index.js");
-    const text = (await configBlocks("providers.md")).join("\n");
+    const text = (await configBlocks("README.md")).join("\n");
     for (const name of PROVIDER_NAMES.filter((n) => n !== "generic")) {
       expect(text).toContain(`provider: ${name}`);
     }
