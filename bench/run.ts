@@ -38,7 +38,9 @@ function benchConfig(issuerUrl: string, redisUrl: string) {
     shutdown: { delay: "0s" },
     rate_limits: { per_client: "1000000/s", per_issuer: "1000000/s", per_publisher: "1000000/s" },
     ci_issuers: { github: { url: issuerUrl, provider: "github", allow_http: true } },
-    registries: { npm: { flavor: "npm", audience: AUD, token_audience: "https://registry.bench" } },
+    registries: {
+      npm: { flavor: "npm", audience: AUD, token_audience: "https://registry.bench", mount: "/" },
+    },
     publishers: [
       {
         id: "acme-demo-release",
