@@ -13,7 +13,7 @@ import { publicJwkOf, tokenPool } from "./tokens.js";
  * `npm run bench`: trustpub against a bare baseline doing only the
  * irreducible work, in the same run, on the same machine, several times;
  * medians and ratios. Environment knobs: BENCH_RUNS (5), BENCH_SECONDS (8),
- * BENCH_CONNECTIONS (32), BENCH_RSS_EXCHANGES (200000), BENCH_POOL (80000 tokens:
+ * BENCH_CONNECTIONS (32), BENCH_LIMITS=off, BENCH_RSS_EXCHANGES (200000), BENCH_POOL (80000 tokens:
  * at least the peak rate times BENCH_SECONDS), BENCH_QUICK=1.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -36,7 +36,11 @@ function benchConfig(issuerUrl: string, redisUrl: string) {
     replay: { redis: redisUrl },
     defaults: { max_token_age: "24h" },
     shutdown: { delay: "0s" },
-    rate_limits: { per_client: "1000000/s", per_issuer: "1000000/s", per_publisher: "1000000/s" },
+    // On, with limits nobody reaches, so their cost is measured; BENCH_LIMITS=off to compare.
+    rate_limits:
+      process.env.BENCH_LIMITS === "off"
+        ? { enabled: false }
+        : { per_client: "1000000/s", per_issuer: "1000000/s", per_publisher: "1000000/s" },
     ci_issuers: { github: { url: issuerUrl, provider: "github", allow_http: true } },
     registries: {
       npm: { flavor: "npm", audience: AUD, token_audience: "https://registry.bench", mount: "/" },
