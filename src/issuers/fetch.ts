@@ -1,4 +1,5 @@
 import { TrustpubError } from "../errors.js";
+import { readCapped } from "../lib/read-capped.js";
 
 export interface FetchLimits {
   /** Plain http only for loopback test issuers (`allow_http`). */
@@ -62,7 +63,7 @@ export async function fetchIssuerJson(
         `GET ${url} declared ${declared} bytes, over the ${limits.maxBytes} byte cap`,
       );
     }
-    const text = await readCapped(response, limits.maxBytes, url);
+    const text = await readText(response, limits.maxBytes, url);
     try {
       return JSON.parse(text);
     } catch (cause) {
@@ -76,28 +77,10 @@ export async function fetchIssuerJson(
   }
 }
 
-async function readCapped(response: Response, maxBytes: number, url: string): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw unavailable(`GET ${url} exceeded the ${maxBytes} byte cap`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder("utf-8", { fatal: true }).decode(all);
+async function readText(response: Response, maxBytes: number, url: string): Promise<string> {
+  const bytes = await readCapped(response.body, maxBytes);
+  if (bytes === undefined) throw unavailable(`GET ${url} exceeded the ${maxBytes} byte cap`);
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
 function unavailable(detail: string, cause?: unknown): TrustpubError {

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { TrustpubError } from "../errors.js";
 import { parseJsonStrict } from "../lib/json.js";
+import { readCapped } from "../lib/read-capped.js";
 
 /**
  * Reads a request body up to `limit` bytes, counting the bytes actually
@@ -20,27 +21,8 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     if (body.byteLength > limit) throw tooLarge(limit);
     return body;
   }
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const body = await readCapped(request.body, limit);
+  if (body === undefined) throw tooLarge(limit);
   return body;
 }
 
