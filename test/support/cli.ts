@@ -1,10 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { freePort } from "./ports.js";
+import { type Captured, type Exit, spawnCaptured, track } from "./spawn.js";
+
+export type { Exit } from "./spawn.js";
 
 /** The built command (`npm run build`; test/global-setup.ts builds it once per run). */
 export const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
@@ -12,12 +15,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 10_000;
-const OUTPUT_LIMIT = 64 * 1024;
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 export interface CliRun extends Exit {
   stdout: string;
@@ -36,21 +33,6 @@ export interface ServeProcess {
   signal(name: NodeJS.Signals): void;
   /** SIGTERM, SIGKILL after a grace period; resolves with how it exited. */
   stop(): Promise<Exit>;
-}
-
-// Every process spawned here and not yet seen exiting: killed if the test process exits first.
-const live = new Set<ChildProcess>();
-let hookInstalled = false;
-
-function track(child: ChildProcess): void {
-  if (!hookInstalled) {
-    hookInstalled = true;
-    process.once("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
-  live.add(child);
-  child.once("close", () => live.delete(child));
 }
 
 /** Extra environment for a child; a name set to undefined is removed. */
@@ -136,31 +118,11 @@ async function answers(url: string, path: string): Promise<boolean> {
   }
 }
 
-function spawnServe(configPath: string, port: number, env: EnvEdits) {
-  const child = spawn(process.execPath, [CLI, "serve", "--config", configPath], {
+function spawnServe(configPath: string, port: number, env: EnvEdits): Captured {
+  return spawnCaptured(process.execPath, [CLI, "serve", "--config", configPath], {
     cwd: PROJECT_ROOT,
     env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env, PORT: String(port) }),
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  track(child);
-  let output = "";
-  let done = false;
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-OUTPUT_LIMIT);
-  };
-  child.stdout?.on("data", append);
-  child.stderr?.on("data", append);
-  const exit = new Promise<Exit>((resolve) => {
-    child.once("error", () => {
-      done = true;
-      resolve({ code: null, signal: null });
-    });
-    child.once("close", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  return { child, exit, output: () => output, exited: () => done };
 }
 
 /**

@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
-
-const OUTPUT_LIMIT = 64 * 1024;
+import type { ChildProcess } from "node:child_process";
+import { spawnCaptured } from "./spawn.js";
 
 export interface SpawnedServer {
   readonly child: ChildProcess;
@@ -25,38 +24,24 @@ export async function spawnServer(
   cwd: string,
   readyTimeoutMs = 30_000,
 ): Promise<SpawnedServer> {
-  const child = spawn(command, args, {
+  const { child, exit, output, stdout } = spawnCaptured(command, args, {
     cwd,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
   const kill = () => child.kill("SIGKILL");
-  process.once("exit", kill);
-  let output = "";
-  let stdout = "";
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-OUTPUT_LIMIT);
-  };
-  child.stdout?.on("data", (chunk: Buffer) => {
-    append(chunk);
-    stdout = (stdout + chunk.toString("utf8")).slice(-OUTPUT_LIMIT);
-  });
-  child.stderr?.on("data", append);
-  const exited = new Promise<string>((resolve) => {
-    child.once("error", (err) => resolve(`spawn error: ${err.message}`));
-    child.once("exit", (code, signal) => {
-      process.removeListener("exit", kill);
-      resolve(signal ? `signal ${signal}` : `code ${code}`);
-    });
-  });
+  const exited = exit.then(({ code, signal }) =>
+    signal ? `signal ${signal}` : code === null ? `spawn error: ${output()}` : `code ${code}`,
+  );
   const records = () =>
-    stdout.split("\n").flatMap((line) => {
-      try {
-        return line.trim() ? [JSON.parse(line) as Record<string, unknown>] : [];
-      } catch {
-        return [];
-      }
-    });
+    stdout()
+      .split("\n")
+      .flatMap((line) => {
+        try {
+          return line.trim() ? [JSON.parse(line) as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      });
 
   const deadline = Date.now() + readyTimeoutMs;
   let url: string | undefined;
@@ -70,7 +55,7 @@ export async function spawnServer(
     if (how !== undefined || Date.now() > deadline) {
       kill();
       throw new Error(
-        `${command} ${args.join(" ")} did not start (${how ?? "timed out"}); output:\n${output}`,
+        `${command} ${args.join(" ")} did not start (${how ?? "timed out"}); output:\n${output()}`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -79,7 +64,7 @@ export async function spawnServer(
   return {
     child,
     url,
-    output: () => output,
+    output,
     records,
     async stop(graceMs = 10_000) {
       if (how !== undefined) return how;

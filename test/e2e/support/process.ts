@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-
-const OUTPUT_LIMIT = 64 * 1024;
+import { spawnCaptured } from "../../support/spawn.js";
 
 /** Prints what a long step is doing, so a slow or stuck run says where it is. */
 export function step(message: string): void {
@@ -17,11 +15,6 @@ export interface Started {
   /** SIGTERM, then SIGKILL (with its own children) after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-});
 
 /** Children of a pid, read from /proc (nginx workers, for a last-resort kill). */
 function childrenOf(pid: number): number[] {
@@ -47,37 +40,16 @@ export function startProcess(
   env: NodeJS.ProcessEnv,
   cwd?: string,
 ): Started {
-  const child = spawn(command, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const { child, exit, output, exited } = spawnCaptured(command, args, { env, cwd });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
-  live.add(child);
-  let output = "";
-  let done = false;
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-OUTPUT_LIMIT);
-  };
-  child.stdout?.on("data", append);
-  child.stderr?.on("data", append);
-  const exit = new Promise<void>((resolve) => {
-    child.once("close", () => {
-      done = true;
-      live.delete(child);
-      resolve();
-    });
-    child.once("error", (err) => {
-      append(Buffer.from(`spawn error: ${err.message}\n`));
-      done = true;
-      live.delete(child);
-      resolve();
-    });
-  });
   const pid = child.pid;
   return {
     name,
     pid,
-    output: () => output,
-    exited: () => done,
+    output,
+    exited,
     async stop(graceMs = 5_000) {
-      if (done) return;
+      if (exited()) return;
       child.kill("SIGTERM");
       const timedOut = await Promise.race([
         exit.then(() => false),
