@@ -41,19 +41,6 @@ export interface MetricsExposition {
   text(): Promise<string>;
 }
 
-export const noopMetrics: Metrics = {
-  exchange() {},
-  httpRequest() {},
-  rateLimited() {},
-  keyFetch() {},
-  storeError() {},
-  auditDelivery() {},
-  auditQueue() {},
-  adminChange() {},
-  configReload() {},
-  signingKeys() {},
-};
-
 /**
  * Exchange counters and latencies derived from the audit stream, so every
  * attempt is counted exactly once, by the same event that records it.
