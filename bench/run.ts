@@ -1,13 +1,22 @@
-import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { freePort } from "../test/support/ports.js";
+import { join } from "node:path";
 import { type RedisProcess, startRedis } from "../test/support/redis.js";
 import type { LoadResult, LoadSpec } from "./load.js";
-import { publicJwkOf, tokenPool } from "./tokens.js";
+import {
+  AUD,
+  benchConfig,
+  cache,
+  load,
+  log,
+  root,
+  rss,
+  startBaseline,
+  startIssuer,
+  startTrustpub,
+} from "./setup.js";
+import { publicJwkOf } from "./tokens.js";
 
 /**
  * `npm run bench`: trustpub against a bare baseline doing only the
@@ -16,145 +25,12 @@ import { publicJwkOf, tokenPool } from "./tokens.js";
  * BENCH_CONNECTIONS (32), BENCH_LIMITS=off, BENCH_RSS_EXCHANGES (200000), BENCH_POOL (80000 tokens:
  * at least the peak rate times BENCH_SECONDS), BENCH_QUICK=1.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const cache = join(root, "bench", ".cache");
 const quick = process.env.BENCH_QUICK === "1";
 const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 2 : 5));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 8));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const RSS_EXCHANGES = Number(process.env.BENCH_RSS_EXCHANGES ?? (quick ? 20_000 : 200_000));
 const POOL = Number(process.env.BENCH_POOL ?? (quick ? 30_000 : 80_000));
-const AUD = "npm:registry.bench";
-const NODE = process.execPath;
-const TSX = ["--import", "tsx"];
-
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-
-function benchConfig(issuerUrl: string, redisUrl: string) {
-  return {
-    issuer: "https://sts.bench.example",
-    replay: { redis: redisUrl },
-    defaults: { max_token_age: "24h" },
-    shutdown: { delay: "0s" },
-    // On, with limits nobody reaches, so their cost is measured; BENCH_LIMITS=off to compare.
-    rate_limits:
-      process.env.BENCH_LIMITS === "off"
-        ? { enabled: false }
-        : { per_client: "1000000/s", per_issuer: "1000000/s", per_publisher: "1000000/s" },
-    ci_issuers: { github: { url: issuerUrl, provider: "github", allow_http: true } },
-    registries: {
-      npm: { flavor: "npm", audience: AUD, token_audience: "https://registry.bench", mount: "/" },
-    },
-    publishers: [
-      {
-        id: "acme-demo-release",
-        registry: "npm",
-        ci_issuer: "github",
-        match: {
-          repository: "acme/demo",
-          repository_owner_id: "1234567",
-          workflow: "release.yml",
-          environment: "release",
-          ref: { glob: "refs/tags/v*" },
-        },
-        packages: ["@acme/demo", "@acme/demo-*"],
-      },
-    ],
-  };
-}
-
-async function waitReady(
-  url: string,
-  path: string,
-  child: ChildProcess,
-  timeoutMs = 20_000,
-): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (child.exitCode !== null)
-      throw new Error(`server exited with ${child.exitCode} before it was ready`);
-    try {
-      const res = await fetch(`${url}${path}`);
-      if (res.status < 500 && res.status !== 404) return performance.now() - started;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${url}${path} not ready after ${timeoutMs} ms`);
-}
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  startMs: number;
-  stop(): Promise<void>;
-}
-
-async function startTrustpub(configFile: string): Promise<Proc> {
-  const port = await freePort();
-  const started = performance.now();
-  const child = spawn(NODE, [join(root, "dist", "cli.js"), "serve", "--config", configFile], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, "/readyz", child);
-  return { child, url, startMs: performance.now() - started, stop: () => stopChild(child) };
-}
-
-async function startBaseline(script: string, args: string[]): Promise<Proc> {
-  const port = await freePort();
-  const started = performance.now();
-  const child = fork(join(root, "bench", "baselines", script), [String(port), ...args], {
-    execArgv: TSX,
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => resolve());
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return {
-    child,
-    url: `http://127.0.0.1:${port}`,
-    startMs: performance.now() - started,
-    stop: () => stopChild(child),
-  };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
-
-function load(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [...TSX, join(root, "bench", "load.ts"), JSON.stringify(spec)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`load generator exited with ${code}`));
-      else resolve(JSON.parse(out.trim().split("\n").at(-1)!));
-    });
-  });
-}
-
-function rss(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
-}
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -207,12 +83,15 @@ async function main() {
   execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
 
   const redis: RedisProcess = await startRedis();
-  const issuer = await startIssuer(AUD);
+  const issuer = await startIssuer(AUD, POOL);
   const pool = issuer.pool;
   const tokensFile = join(cache, "tokens.txt");
   writeFileSync(tokensFile, pool.tokens.join("\n"));
   const configFile = join(cache, "config.json");
-  writeFileSync(configFile, JSON.stringify(benchConfig(issuer.server.url, redis.url)));
+  writeFileSync(
+    configFile,
+    JSON.stringify(benchConfig(issuer.server.url, redis.url, process.env.BENCH_LIMITS !== "off")),
+  );
   const results: Record<string, unknown> = {};
   // Every load run starts on an empty Redis, so the pool's tokens are fresh CI tokens each time.
   const flush = () => redis.flush();
@@ -368,49 +247,6 @@ async function main() {
     ),
   );
   log(`results written to ${file}`);
-}
-
-/** The issuer's URL is inside every token, so the pool is tied to one port, kept with the cache. */
-async function startIssuer(aud: string) {
-  mkdirSync(cache, { recursive: true });
-  const portFile = join(cache, "issuer-port");
-  let port: number;
-  try {
-    port = Number(readFileSync(portFile, "utf8"));
-  } catch {
-    port = await freePort();
-    writeFileSync(portFile, String(port));
-  }
-  const url = `http://127.0.0.1:${port}`;
-  const pool = await tokenPool(cache, url, aud, POOL, log);
-  const jwk = publicJwkOf(pool);
-  let fetches = 0;
-  const server: Server = createServer((req, res) => {
-    if (req.url === "/.well-known/openid-configuration") {
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks` }));
-    } else if (req.url === "/jwks") {
-      fetches++;
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ keys: [jwk] }));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", resolve);
-  });
-  return {
-    pool,
-    server: {
-      url,
-      fetches: () => fetches,
-      close: () => new Promise<void>((r) => server.close(() => r())),
-    },
-  };
 }
 
 main().catch((err: unknown) => {

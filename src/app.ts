@@ -45,8 +45,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     c.set("services", options.services());
     c.set("client", options.clientAddress?.(c.req.raw, c.env));
     c.set("target", options.requestTarget?.(c.req.raw, c.env));
+    // Nothing trustpub answers may be cached (RFC 6749 5.1): tokens, decisions,
+    // keys that rotate. Prepared before the route answers, so every response a
+    // route builds carries it without copying the response afterwards; error
+    // answers set it themselves (errorHeaders).
+    c.header("Cache-Control", "no-store");
     await next();
-    if (c.res.headers.get("content-type")?.includes("json")) c.header("Cache-Control", "no-store");
   });
   app.use("*", httpTelemetry());
   app.use("*", clientRateLimit());

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { base64url } from "jose";
 import { ConfigError } from "./config/problems.js";
-import { sha256Hex } from "./replay/store.js";
+import { sha256Hex } from "./lib/sha256.js";
 import { createLogger, readConfig, startServer } from "./server.js";
 import { generatePrivateJwk, type SigningAlg } from "./tokens/keys.js";
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, Server } from "node:http";
 import { dirname } from "node:path";
@@ -11,6 +12,7 @@ import { isLoopbackHttp } from "./config/validate.js";
 import type { FetchFn } from "./issuers/fetch.js";
 import type { KeySetTiming } from "./issuers/key-set.js";
 import { type Clock, systemClock } from "./lib/clock.js";
+import { installSha256 } from "./lib/sha256.js";
 import { nodeRuntimes } from "./node-runtime.js";
 import type { ReplayStore } from "./replay/store.js";
 import { buildServices, type Services } from "./services.js";
@@ -69,6 +71,7 @@ export async function readConfig(path: string, env: ServerOptions["env"]): Promi
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { env } = options;
+  installSha256((text) => createHash("sha256").update(text, "utf8").digest("hex"));
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
   const configPath = options.configPath ?? env.TRUSTPUB_CONFIG;
   let loaded: LoadedConfig;

@@ -1,10 +1,4 @@
-import {
-  base64url,
-  compactVerify,
-  decodeProtectedHeader,
-  errors,
-  type JWSHeaderParameters,
-} from "jose";
+import { base64url, compactVerify, errors, type JWSHeaderParameters } from "jose";
 import { TrustpubError } from "../errors.js";
 import type { Clock } from "../lib/clock.js";
 import { parseJsonStrict } from "../lib/json.js";
@@ -46,16 +40,19 @@ export async function verifyCiToken(
   if (token.split(".").length === 5) throw malformed("encrypted tokens (JWE) are not accepted");
   if (!COMPACT_JWS.test(token)) throw malformed("token is not a compact JWS with base64url parts");
 
-  let header: JWSHeaderParameters;
-  try {
-    header = decodeProtectedHeader(token) as JWSHeaderParameters;
-  } catch (cause) {
-    throw malformed("token header is not valid base64url JSON", cause);
-  }
   const [encodedHeader, encodedPayload] = token.split(".") as [string, string];
   const headerJson = decodeSegment(encodedHeader);
-  if (headerJson === undefined || !parseJsonStrict(headerJson).ok)
-    throw malformed("token header is not valid JSON");
+  if (headerJson === undefined) throw malformed("token header is not valid base64url JSON");
+  const parsedHeader = parseJsonStrict(headerJson);
+  if (!parsedHeader.ok) {
+    throw malformed(
+      parsedHeader.why === "not JSON"
+        ? "token header is not valid base64url JSON"
+        : "token header is not valid JSON: duplicate member names",
+    );
+  }
+  if (!isJsonObject(parsedHeader.value)) throw malformed("token header is not a JSON object");
+  const header = parsedHeader.value as JWSHeaderParameters;
   checkHeader(header);
 
   const payloadJson = decodeSegment(encodedPayload);
@@ -65,9 +62,7 @@ export async function verifyCiToken(
     throw malformed(
       `token payload is ${parsed.why === "not JSON" ? "not JSON" : "ambiguous: duplicate member names"}`,
     );
-  if (parsed.value === null || typeof parsed.value !== "object" || Array.isArray(parsed.value)) {
-    throw malformed("token payload is not a JSON object");
-  }
+  if (!isJsonObject(parsed.value)) throw malformed("token payload is not a JSON object");
   const claims = parsed.value as Record<string, unknown>;
 
   if (typeof claims.iss !== "string")
@@ -212,12 +207,18 @@ function checkRequired(claims: Record<string, unknown>, issuer: TrustedIssuer): 
   }
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 function decodeSegment(segment: string): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(base64url.decode(segment));
+    return utf8.decode(base64url.decode(segment));
   } catch {
     return undefined;
   }
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function malformed(description: string, cause?: unknown): TrustpubError {

@@ -17,29 +17,51 @@ export function parseJsonStrict(
     : { ok: true, value };
 }
 
-/** Scans text that JSON.parse accepted, tracking member names per object. */
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_OBJECT = 0x7d; // }
+const OPEN_ARRAY = 0x5b; // [
+const CLOSE_ARRAY = 0x5d; // ]
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Scans text that JSON.parse accepted, tracking member names per object.
+ * Names are compared decoded (`"a"` and `"\u0061"` are the same member); a
+ * name without escapes is its own decoding, so only escaped names are parsed.
+ */
 function hasDuplicateKeys(text: string): boolean {
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "{") {
+    const c = text.charCodeAt(i);
+    if (c === OPEN_OBJECT) {
       stack.push(new Set());
       expectKey = true;
-    } else if (c === "[") {
+    } else if (c === OPEN_ARRAY) {
       stack.push(null);
       expectKey = false;
-    } else if (c === "}" || c === "]") {
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       stack.pop();
       expectKey = false;
-    } else if (c === ",") {
+    } else if (c === COMMA) {
       expectKey = stack.at(-1) instanceof Set;
-    } else if (c === '"') {
+    } else if (c === QUOTE) {
       let end = i + 1;
-      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      let escaped = false;
+      for (let d = text.charCodeAt(end); d !== QUOTE; d = text.charCodeAt(end)) {
+        if (d === BACKSLASH) {
+          escaped = true;
+          end += 2;
+        } else {
+          end += 1;
+        }
+      }
       if (expectKey) {
         const keys = stack.at(-1) as Set<string>;
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const name = escaped
+          ? (JSON.parse(text.slice(i, end + 1)) as string)
+          : text.slice(i + 1, end);
         if (keys.has(name)) return true;
         keys.add(name);
         expectKey = false;

@@ -1,6 +1,7 @@
 import { TrustpubError } from "../errors.js";
+import { sha256Hex } from "../lib/sha256.js";
 import type { StoreErrorObserver } from "./redis.js";
-import { type ReplayStore, sha256Hex } from "./store.js";
+import type { ReplayStore } from "./store.js";
 
 /** A fixed-window counter's state after an increment. */
 export interface CounterValue {

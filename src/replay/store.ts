@@ -1,3 +1,5 @@
+import { sha256Hex } from "../lib/sha256.js";
+
 /**
  * The state trustpub shares across replicas: claimed JTIs, revoked tokens,
  * and later rate-limit counters. Every operation either answers within the
@@ -26,9 +28,4 @@ export async function jtiKey(prefix: string, iss: string, jti: string): Promise<
 /** Key of a revoked issued token, by its `jti`. */
 export async function revokedKey(prefix: string, jti: string): Promise<string> {
   return `${prefix}revoked:${await sha256Hex(jti)}`;
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

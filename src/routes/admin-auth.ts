@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { TrustpubError } from "../errors.js";
 import { constantTimeEqual } from "../lib/constant-time.js";
-import { sha256Hex } from "../replay/store.js";
+import { sha256Hex } from "../lib/sha256.js";
 import type { AppEnv } from "./env.js";
 
 /** Longest bearer token hashed; admin tokens are short random strings. */

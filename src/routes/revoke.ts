@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { sha256Hex } from "../replay/store.js";
+import { sha256Hex } from "../lib/sha256.js";
 import type { Services } from "../services.js";
 import { revokeIssuedToken } from "../tokens/revocation.js";
 import type { IssuedToken } from "../tokens/verify-issued.js";

@@ -21,9 +21,19 @@ export interface MintedToken {
   readonly exp: number;
 }
 
-/** 128 random bits, base64url. */
+/** Random bytes drawn in one call and handed out 16 at a time: one getRandomValues per 256 tokens. */
+const POOL_BYTES = 4096;
+let pool = new Uint8Array(0);
+let offset = POOL_BYTES;
+
+/** 128 random bits, base64url. Each draw is used once, never handed out twice. */
 export function randomJti(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  if (offset + 16 > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+    offset = 0;
+  }
+  const bytes = pool.subarray(offset, offset + 16);
+  offset += 16;
   let text = "";
   for (const b of bytes) text += String.fromCharCode(b);
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
