@@ -22,14 +22,16 @@ import { publicJwkOf } from "./tokens.js";
  * `npm run bench`: trustpub against a bare baseline doing only the
  * irreducible work, in the same run, on the same machine, several times;
  * medians and ratios. Environment knobs: BENCH_RUNS (5), BENCH_SECONDS (8),
- * BENCH_CONNECTIONS (32), BENCH_LIMITS=off, BENCH_RSS_EXCHANGES (200000), BENCH_POOL (80000 tokens:
- * at least the peak rate times BENCH_SECONDS), BENCH_QUICK=1.
+ * BENCH_CONNECTIONS (32), BENCH_LIMITS=off, BENCH_RSS_EXCHANGES (200000; 0 skips it),
+ * BENCH_AUTHZ=off (exchange only), BENCH_POOL (80000 tokens: at least the
+ * peak rate times BENCH_SECONDS), BENCH_QUICK=1.
  */
 const quick = process.env.BENCH_QUICK === "1";
 const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 2 : 5));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 8));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const RSS_EXCHANGES = Number(process.env.BENCH_RSS_EXCHANGES ?? (quick ? 20_000 : 200_000));
+const AUTHZ = process.env.BENCH_AUTHZ !== "off";
 const POOL = Number(process.env.BENCH_POOL ?? (quick ? 30_000 : 80_000));
 
 const median = (values: number[]) => {
@@ -74,6 +76,42 @@ function table(title: string, rows: Row[], baseline: Row, extra: Record<string, 
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
+interface Contender {
+  readonly label: string;
+  readonly url: string;
+}
+
+/**
+ * Runs every contender RUNS times, rotating who goes first each round so no
+ * server always runs on a warmer or cooler machine; `before` runs before
+ * each load run (a Redis flush, so pool tokens are fresh CI tokens again).
+ */
+async function compare(
+  scenario: string,
+  contenders: readonly Contender[],
+  spec: (url: string) => LoadSpec,
+  before: () => Promise<void>,
+): Promise<Row[]> {
+  log(`warming up ${contenders.length} servers`);
+  for (const contender of contenders) {
+    await before();
+    await load({ ...spec(contender.url), durationSeconds: 2 });
+  }
+  const runs = new Map<string, LoadResult[]>(contenders.map((c) => [c.label, []]));
+  for (let run = 0; run < RUNS; run++) {
+    const order = contenders.map((_, i) => contenders[(i + run) % contenders.length]!);
+    for (const contender of order) {
+      await before();
+      const r = await load(spec(contender.url));
+      runs.get(contender.label)!.push(r);
+      log(
+        `${scenario} run ${run + 1}/${RUNS} ${contender.label}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, failed ${r.non2xx + r.errors}`,
+      );
+    }
+  }
+  return contenders.map((c) => summarize(c.label, runs.get(c.label)!));
+}
+
 async function main() {
   log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
@@ -96,11 +134,13 @@ async function main() {
   // Every load run starts on an empty Redis, so the pool's tokens are fresh CI tokens each time.
   const flush = () => redis.flush();
 
-  // Exchange: trustpub vs the bare pipeline.
+  // Exchange: trustpub vs the bare pipeline, and the stack's floor.
   log("starting trustpub");
   const tp = await startTrustpub(configFile);
   log(`trustpub ready in ${tp.startMs.toFixed(0)} ms`);
-  const bare = await startBaseline("exchange.ts", [redis.url, JSON.stringify(publicJwkOf(pool))]);
+  const issuerJwk = JSON.stringify(publicJwkOf(pool));
+  const bare = await startBaseline("exchange.ts", [redis.url, issuerJwk]);
+  const stack = await startBaseline("stack-exchange.ts", [redis.url, issuerJwk]);
   const warm: LoadSpec = {
     url: tp.url,
     method: "POST",
@@ -109,118 +149,116 @@ async function main() {
     durationSeconds: 2,
     connections: CONNECTIONS,
   };
-  log("warming up both servers");
-  await flush();
-  await load(warm);
-  await flush();
-  await load({ ...warm, url: bare.url });
   const fetchesBefore = issuer.server.fetches();
-  const tpRuns: LoadResult[] = [];
-  const bareRuns: LoadResult[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const order = run % 2 === 0 ? ["bare", "trustpub"] : ["trustpub", "bare"];
-    for (const which of order) {
-      const url = which === "bare" ? bare.url : tp.url;
-      await flush();
-      const r = await load({ ...warm, url, durationSeconds: SECONDS });
-      (which === "bare" ? bareRuns : tpRuns).push(r);
-      log(
-        `exchange run ${run + 1}/${RUNS} ${which}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, failed ${r.non2xx + r.errors}`,
-      );
-    }
-  }
+  const [bareRow, stackRow, tpRow] = (await compare(
+    "exchange",
+    [
+      { label: "bare (node:http + RS256 verify + SET NX + ES256 sign)", url: bare.url },
+      { label: "stack floor (Hono + jose, same steps)", url: stack.url },
+      { label: "trustpub POST /v1/exchange", url: tp.url },
+    ],
+    (url) => ({ ...warm, url, durationSeconds: SECONDS }),
+    flush,
+  )) as [Row, Row, Row];
   const steadyFetches = issuer.server.fetches() - fetchesBefore;
-  const tpRow = summarize("trustpub POST /v1/exchange", tpRuns);
-  const bareRow = summarize("bare (node:http + RS256 verify + SET NX + ES256 sign)", bareRuns);
 
   await flush();
   const half = Math.max(1, Math.round(tpRow.rps / 2));
   log(`latency at half the peak rate (${half} req/s)`);
   const halfRun = await load({ ...warm, durationSeconds: SECONDS, overallRate: half });
 
-  table("Exchange", [bareRow, tpRow], bareRow, {
+  table("Exchange", [bareRow, stackRow, tpRow], bareRow, {
     [`trustpub at half the peak rate (${half} req/s)`]: `p50 ${halfRun.p50} ms, p99 ${halfRun.p99} ms, p99.9 ${halfRun.p999} ms`,
     "issuer key fetches during steady state": String(steadyFetches),
     "trustpub start-to-ready": `${tp.startMs.toFixed(0)} ms`,
     "trustpub peak RSS": `${rss(tp.child.pid!).peakMb.toFixed(0)} MB`,
     "bare peak RSS": `${rss(bare.child.pid!).peakMb.toFixed(0)} MB`,
+    "trustpub / stack floor": (tpRow.rps / stackRow.rps).toFixed(2),
   });
   results.exchange = {
     baseline: bareRow,
+    stackFloor: stackRow,
     trustpub: tpRow,
     ratio: tpRow.rps / bareRow.rps,
+    ratioToStackFloor: tpRow.rps / stackRow.rps,
     halfRate: { rate: half, ...halfRun },
     steadyFetches,
     startMs: tp.startMs,
   };
-  await bare.stop();
+  await Promise.all([bare.stop(), stack.stop()]);
 
   // RSS growth over many exchanges, in segments of the pool with Redis flushed between.
-  log(`RSS over ${RSS_EXCHANGES} exchanges`);
-  const rssStart = rss(tp.child.pid!).rssMb;
-  let done = 0;
-  let failed = 0;
-  while (done < RSS_EXCHANGES) {
-    await flush();
-    const amount = Math.min(pool.tokens.length, RSS_EXCHANGES - done);
-    const r = await load({ ...warm, durationSeconds: 600, amount, tokenOffset: 0 });
-    done += r.requests;
-    failed += r.non2xx + r.errors + r.timeouts;
-    log(`  ${done} exchanges, RSS ${rss(tp.child.pid!).rssMb.toFixed(0)} MB`);
+  if (RSS_EXCHANGES > 0) {
+    log(`RSS over ${RSS_EXCHANGES} exchanges`);
+    const rssStart = rss(tp.child.pid!).rssMb;
+    let done = 0;
+    let failed = 0;
+    while (done < RSS_EXCHANGES) {
+      await flush();
+      const amount = Math.min(pool.tokens.length, RSS_EXCHANGES - done);
+      const r = await load({ ...warm, durationSeconds: 600, amount, tokenOffset: 0 });
+      done += r.requests;
+      failed += r.non2xx + r.errors + r.timeouts;
+      log(`  ${done} exchanges, RSS ${rss(tp.child.pid!).rssMb.toFixed(0)} MB`);
+    }
+    const rssEnd = rss(tp.child.pid!).rssMb;
+    const growth = (rssEnd - rssStart) / rssStart;
+    process.stdout.write(
+      `\nRSS over ${done} exchanges: ${rssStart.toFixed(0)} MB after warm-up -> ${rssEnd.toFixed(0)} MB (${(growth * 100).toFixed(1)} %), failed ${failed}\n`,
+    );
+    results.rss = { exchanges: done, startMb: rssStart, endMb: rssEnd, growth, failed };
   }
-  const rssEnd = rss(tp.child.pid!).rssMb;
-  const growth = (rssEnd - rssStart) / rssStart;
-  process.stdout.write(
-    `\nRSS over ${done} exchanges: ${rssStart.toFixed(0)} MB after warm-up -> ${rssEnd.toFixed(0)} MB (${(growth * 100).toFixed(1)} %), failed ${failed}\n`,
-  );
-  results.rss = { exchanges: done, startMb: rssStart, endMb: rssEnd, growth, failed };
 
   // Forward auth: GET /v1/authz with an issued token vs a bare ES256 verify.
-  await flush();
-  const issued = await fetch(`${tp.url}/v1/exchange`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token: pool.tokens[0] }),
-  }).then((r) => r.json() as Promise<{ token: string }>);
-  const jwks = (await fetch(`${tp.url}/.well-known/jwks.json`).then((r) => r.json())) as {
-    keys: Record<string, unknown>[];
-  };
-  const bareAuthz = await startBaseline("authz.ts", [JSON.stringify(jwks.keys[0])]);
-  const authzSpec = (url: string): LoadSpec => ({
-    url,
-    method: "GET",
-    path: "/v1/authz",
-    headers: {
-      authorization: `Bearer ${issued.token}`,
-      "x-original-method": "PUT",
-      "x-original-uri": "/@acme%2fdemo",
-    },
-    durationSeconds: SECONDS,
-    connections: CONNECTIONS,
-  });
-  await load({ ...authzSpec(tp.url), durationSeconds: 2 });
-  await load({ ...authzSpec(bareAuthz.url), durationSeconds: 2 });
-  const tpAuthz: LoadResult[] = [];
-  const bareAuthzRuns: LoadResult[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    for (const which of run % 2 === 0 ? ["bare", "trustpub"] : ["trustpub", "bare"]) {
-      const r = await load(authzSpec(which === "bare" ? bareAuthz.url : tp.url));
-      (which === "bare" ? bareAuthzRuns : tpAuthz).push(r);
-      log(
-        `authz run ${run + 1}/${RUNS} ${which}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, failed ${r.non2xx + r.errors}`,
-      );
-    }
-  }
-  const authzRow = summarize("trustpub GET /v1/authz", tpAuthz);
-  const bareAuthzRow = summarize("bare (node:http + ES256 verify)", bareAuthzRuns);
-  table("Forward auth", [bareAuthzRow, authzRow], bareAuthzRow, {});
-  results.authz = {
-    baseline: bareAuthzRow,
-    trustpub: authzRow,
-    ratio: authzRow.rps / bareAuthzRow.rps,
-  };
+  if (AUTHZ) {
+    await flush();
+    const issued = await fetch(`${tp.url}/v1/exchange`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: pool.tokens[0] }),
+    }).then((r) => r.json() as Promise<{ token: string }>);
+    const jwks = (await fetch(`${tp.url}/.well-known/jwks.json`).then((r) => r.json())) as {
+      keys: Record<string, unknown>[];
+    };
+    const authzKey = JSON.stringify(jwks.keys[0]);
+    const bareAuthz = await startBaseline("authz.ts", [authzKey]);
+    const stackAuthz = await startBaseline("stack-authz.ts", [authzKey]);
+    const authzSpec = (url: string): LoadSpec => ({
+      url,
+      method: "GET",
+      path: "/v1/authz",
+      headers: {
+        authorization: `Bearer ${issued.token}`,
+        "x-original-method": "PUT",
+        "x-original-uri": "/@acme%2fdemo",
+      },
+      durationSeconds: SECONDS,
+      connections: CONNECTIONS,
+    });
+    const [bareAuthzRow, stackAuthzRow, authzRow] = (await compare(
+      "authz",
+      [
+        { label: "bare (node:http + ES256 verify)", url: bareAuthz.url },
+        { label: "stack floor (Hono + jose, same steps)", url: stackAuthz.url },
+        { label: "trustpub GET /v1/authz", url: tp.url },
+      ],
+      authzSpec,
+      async () => {},
+    )) as [Row, Row, Row];
+    table("Forward auth", [bareAuthzRow, stackAuthzRow, authzRow], bareAuthzRow, {
+      "trustpub / stack floor": (authzRow.rps / stackAuthzRow.rps).toFixed(2),
+    });
+    results.authz = {
+      baseline: bareAuthzRow,
+      stackFloor: stackAuthzRow,
+      trustpub: authzRow,
+      ratio: authzRow.rps / bareAuthzRow.rps,
+      ratioToStackFloor: authzRow.rps / stackAuthzRow.rps,
+    };
 
-  await Promise.all([bareAuthz.stop(), tp.stop()]);
+    await Promise.all([bareAuthz.stop(), stackAuthz.stop()]);
+  }
+  await tp.stop();
   await issuer.server.close();
   await redis.close();
 

@@ -17,6 +17,7 @@ import { nodeRuntimes } from "./node-runtime.js";
 import type { ReplayStore } from "./replay/store.js";
 import { buildServices, type Services } from "./services.js";
 import { type AuditSink, jsonLinesAudit } from "./telemetry/audit.js";
+import { lineBatch } from "./telemetry/line-batch.js";
 import type { Logger } from "./telemetry/logger.js";
 import { startTelemetrySdk } from "./telemetry/otel-sdk.js";
 import { prometheusMetrics } from "./telemetry/prometheus.js";
@@ -91,11 +92,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = options.clock ?? systemClock;
   const telemetry = await startTelemetrySdk(env, logger);
   const metrics = prometheusMetrics();
+  // Audit lines to stdout, written once per event-loop turn; flushed at exit.
+  const auditLines = lineBatch((chunk) => process.stdout.write(chunk));
+  process.on("exit", auditLines.flush);
   const runtimes = nodeRuntimes({
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     clock,
     logger,
-    audit: options.audit ?? jsonLinesAudit((line) => process.stdout.write(line)),
+    audit: options.audit ?? jsonLinesAudit(auditLines.write),
     metrics,
     exposition: metrics.exposition,
     keyTiming: options.keyTiming,
@@ -219,6 +223,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await reloading;
       await runtimes.close();
       await telemetry?.shutdown();
+      auditLines.flush();
+      process.off("exit", auditLines.flush);
       logger.info({}, "stopped");
     })();
     return stopping;

@@ -1,5 +1,6 @@
-import { base64url, compactVerify, errors, type JWSHeaderParameters } from "jose";
+import { compactVerify, errors, type JWSHeaderParameters } from "jose";
 import { TrustpubError } from "../errors.js";
+import { decodeBase64Url } from "../lib/base64url.js";
 import type { Clock } from "../lib/clock.js";
 import { parseJsonStrict } from "../lib/json.js";
 import { parsePointer, resolvePointer } from "../lib/pointer.js";
@@ -211,7 +212,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decodeSegment(segment: string): string | undefined {
   try {
-    return utf8.decode(base64url.decode(segment));
+    return utf8.decode(decodeBase64Url(segment));
   } catch {
     return undefined;
   }

@@ -47,21 +47,18 @@ function hasDuplicateKeys(text: string): boolean {
     } else if (c === COMMA) {
       expectKey = stack.at(-1) instanceof Set;
     } else if (c === QUOTE) {
-      let end = i + 1;
-      let escaped = false;
-      for (let d = text.charCodeAt(end); d !== QUOTE; d = text.charCodeAt(end)) {
-        if (d === BACKSLASH) {
-          escaped = true;
-          end += 2;
-        } else {
-          end += 1;
-        }
+      // The closing quote: the next one not escaped by an odd run of backslashes.
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        let before = end - 1;
+        while (text.charCodeAt(before) === BACKSLASH) before--;
+        if ((end - 1 - before) % 2 === 0) break;
       }
       if (expectKey) {
         const keys = stack.at(-1) as Set<string>;
-        const name = escaped
-          ? (JSON.parse(text.slice(i, end + 1)) as string)
-          : text.slice(i + 1, end);
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (keys.has(name)) return true;
         keys.add(name);
         expectKey = false;

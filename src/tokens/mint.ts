@@ -1,4 +1,4 @@
-import { SignJWT } from "jose";
+import { CompactSign } from "jose";
 import type { SigningKeyRing } from "./keys.js";
 
 /** The claims of an issued token besides iss/iat/exp/jti (SPEC section 6). */
@@ -54,11 +54,15 @@ export async function mintToken(
   const jti = randomJti();
   const exp = nowSeconds + ttlSeconds;
   const key = keys.current;
-  const token = await new SignJWT({ ...claims, jti })
+  // The claims are built here and signed with jose's JWS primitive: SignJWT
+  // would copy and re-check claims whose types this module already fixes.
+  const payload = utf8.encode(
+    JSON.stringify({ iss: issuer, ...claims, jti, iat: nowSeconds, exp }),
+  );
+  const token = await new CompactSign(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" })
-    .setIssuer(issuer)
-    .setIssuedAt(nowSeconds)
-    .setExpirationTime(exp)
     .sign(key.privateKey);
   return { token, jti, iat: nowSeconds, exp };
 }
+
+const utf8 = new TextEncoder();

@@ -168,6 +168,15 @@ describe("trustpub serve", () => {
     const exit = await server.exit;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(server.output()).not.toContain(ci);
+    // The drained exchange's audit line was written before the process ended.
+    const audit = server
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith('{"audit":true'))
+      .map((line) => JSON.parse(line) as { type: string; outcome: string });
+    expect(audit.filter((e) => e.type === "trustpub.exchange")).toEqual([
+      expect.objectContaining({ outcome: "success" }),
+    ]);
   });
 
   it("refuses to start on a config with problems, printing every one with its path", async () => {
