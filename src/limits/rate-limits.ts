@@ -73,19 +73,28 @@ export function buildRateLimits(
     },
     guards: settings.enabled
       ? {
+          // One all-or-nothing take: an exchange refused by one limit spends
+          // nothing of the others, and it is one Redis round trip. The group
+          // is the issuer's: each publisher trusts exactly one issuer.
           async afterVerify(issuer, publishers) {
-            await take(
+            const decision = await limiter.takeAll(
+              [
+                { key: `issuer:${issuer.id}`, rate: settings.per_issuer },
+                ...publishers.map((id) => ({
+                  key: `publisher:${id}`,
+                  rate: settings.per_publisher,
+                })),
+              ],
               `issuer:${issuer.id}`,
-              settings.per_issuer,
-              "too many exchanges for this CI issuer",
             );
-            for (const id of publishers) {
-              await take(
-                `publisher:${id}`,
-                settings.per_publisher,
-                "too many exchanges for this publisher",
-              );
-            }
+            if (decision.allowed) return;
+            throw new TrustpubError(
+              "rate_limited",
+              decision.refusedBy === 0
+                ? "too many exchanges for this CI issuer"
+                : "too many exchanges for this publisher",
+              { retryAfter: decision.retryAfterMs / 1000 },
+            );
           },
         }
       : undefined,

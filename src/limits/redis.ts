@@ -1,36 +1,41 @@
 import type { Clock } from "../lib/clock.js";
 import type { RedisClient } from "../replay/redis.js";
 import type { Logger } from "../telemetry/logger.js";
-import type { LimitDecision, Rate, RateLimiter } from "./limiter.js";
+import type { LimitCheck, LimitDecision, RateLimiter } from "./limiter.js";
 import { MEMORY_LIMITER_MAX_KEYS } from "./memory.js";
 import { decide, windowAt } from "./window.js";
 
 /**
- * One round trip, atomic on the server: read the current and previous
- * windows' counts, and count this event only if the sliding window has room.
- * KEYS[1] current window, KEYS[2] previous window (same hash slot);
- * ARGV: limit, weight of the previous window, TTL of the current key in ms.
+ * One round trip, atomic on the server, all or nothing: read each check's
+ * current and previous windows; if any sliding window is full, refuse
+ * (naming which) and count nothing; otherwise count the event on every one.
+ * KEYS: per check its current then previous window (one hash slot);
+ * ARGV: per check its limit, the previous window's weight, and the current
+ * key's TTL in ms. Answers {1, 0, 0, 0} or {0, check (1-based), current, previous}.
  */
 const TAKE_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * tonumber(ARGV[2]) + current + 1 > tonumber(ARGV[1]) then
-  return {0, current, previous}
+local checks = #KEYS / 2
+for i = 1, checks do
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  if previous * tonumber(ARGV[3 * i - 1]) + current + 1 > tonumber(ARGV[3 * i - 2]) then
+    return {0, i, current, previous}
+  end
 end
-current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {1, current, previous}
+for i = 1, checks do
+  if redis.call('INCR', KEYS[2 * i - 1]) == 1 then
+    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 * i])
+  end
+end
+return {1, 0, 0, 0}
 `;
 
-const COMMAND = "trustpubRateTake";
+const COMMAND = "trustpubRateTakeAll";
 
 type TakeCommand = (
-  current: string,
-  previous: string,
-  limit: number,
-  weight: string,
-  ttlMs: number,
-) => Promise<[number, number, number]>;
+  numberOfKeys: number,
+  ...keysThenArgs: (string | number)[]
+) => Promise<[number, number, number, number]>;
 
 export interface RedisLimiterOptions {
   /** Key prefix, e.g. `trustpub:`; counters live under `{prefix}rl:`. */
@@ -58,8 +63,8 @@ export interface RedisLimiterOptions {
  */
 export function redisRateLimiter(client: RedisClient, options: RedisLimiterOptions): RateLimiter {
   const retryAfterFailureMs = options.retryAfterFailureMs ?? 1000;
-  client.defineCommand(COMMAND, { numberOfKeys: 2, lua: TAKE_SCRIPT });
-  const take = (client as unknown as Record<string, TakeCommand>)[COMMAND]!.bind(client);
+  client.defineCommand(COMMAND, { lua: TAKE_SCRIPT });
+  const takeCommand = (client as unknown as Record<string, TakeCommand>)[COMMAND]!.bind(client);
   const refusedUntil = new Map<string, number>();
   let localUntil = Number.NEGATIVE_INFINITY;
   let degraded = false;
@@ -72,54 +77,73 @@ export function redisRateLimiter(client: RedisClient, options: RedisLimiterOptio
     }
   };
 
-  async function shared(key: string, rate: Rate): Promise<LimitDecision> {
-    const position = windowAt(options.clock.now(), rate.windowMs);
-    const base = `${options.prefix}rl:{${key}}:`;
-    const [counted, current, previous] = await withTimeout(
-      take(
-        `${base}${position.index}`,
-        `${base}${position.index - 1}`,
-        rate.limit,
-        position.weight.toFixed(6),
-        2 * rate.windowMs + 1000,
-      ),
+  /** Every counter of a group shares the group's hash tag: one slot, so one script sees them all. */
+  const base = (key: string, group: string) =>
+    key === group ? `${options.prefix}rl:{${key}}:` : `${options.prefix}rl:{${group}}:${key}:`;
+
+  async function shared(checks: readonly LimitCheck[], group: string): Promise<LimitDecision> {
+    const now = options.clock.now();
+    const positions = checks.map(({ rate }) => windowAt(now, rate.windowMs));
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    checks.forEach(({ key, rate }, i) => {
+      const position = positions[i]!;
+      keys.push(`${base(key, group)}${position.index}`, `${base(key, group)}${position.index - 1}`);
+      args.push(rate.limit, position.weight.toFixed(6), 2 * rate.windowMs + 1000);
+    });
+    const [counted, check, current, previous] = await withTimeout(
+      takeCommand(keys.length, ...keys, ...args),
       options.timeoutMs,
     );
     if (counted === 1) return { allowed: true, retryAfterMs: 0 };
-    const refused = decide(previous, current, position, rate);
+    const refusedBy = check - 1;
+    const refused = decide(previous, current, positions[refusedBy]!, checks[refusedBy]!.rate);
     // The script rounds the weight; at the very edge it may refuse what decide() would admit.
-    return refused.allowed ? { allowed: false, retryAfterMs: 1 } : refused;
+    return refused.allowed
+      ? { allowed: false, retryAfterMs: 1, refusedBy }
+      : { ...refused, refusedBy };
+  }
+
+  /** A refusal remembered locally, while it lasts. */
+  const remembered = (checks: readonly LimitCheck[], now: number): LimitDecision | undefined => {
+    for (const [i, { key }] of checks.entries()) {
+      const until = refusedUntil.get(key);
+      if (until === undefined) continue;
+      if (now < until) return { allowed: false, retryAfterMs: until - now, refusedBy: i };
+      refusedUntil.delete(key);
+    }
+    return undefined;
+  };
+
+  async function takeAll(checks: readonly LimitCheck[], group: string): Promise<LimitDecision> {
+    const now = options.clock.now();
+    const memo = remembered(checks, now);
+    if (memo) return memo;
+    if (client.status !== "ready") degrade(`redis connection is ${client.status}`);
+    if (now < localUntil) return options.fallback.takeAll(checks, group);
+    try {
+      const decision = await shared(checks, group);
+      if (!decision.allowed) {
+        if (refusedUntil.size >= MEMORY_LIMITER_MAX_KEYS) {
+          refusedUntil.delete(refusedUntil.keys().next().value!);
+        }
+        refusedUntil.set(checks[decision.refusedBy!]!.key, now + decision.retryAfterMs);
+      }
+      if (degraded) {
+        degraded = false;
+        options.logger.info({}, "rate limiter reaches redis again; limits are shared");
+      }
+      return decision;
+    } catch (err) {
+      degrade((err as Error)?.message ?? String(err));
+      return options.fallback.takeAll(checks, group);
+    }
   }
 
   return {
     kind: "redis",
-    async take(key, rate) {
-      const now = options.clock.now();
-      const until = refusedUntil.get(key);
-      if (until !== undefined) {
-        if (now < until) return { allowed: false, retryAfterMs: until - now };
-        refusedUntil.delete(key);
-      }
-      if (client.status !== "ready") degrade(`redis connection is ${client.status}`);
-      if (now < localUntil) return options.fallback.take(key, rate);
-      try {
-        const decision = await shared(key, rate);
-        if (!decision.allowed) {
-          if (refusedUntil.size >= MEMORY_LIMITER_MAX_KEYS) {
-            refusedUntil.delete(refusedUntil.keys().next().value!);
-          }
-          refusedUntil.set(key, now + decision.retryAfterMs);
-        }
-        if (degraded) {
-          degraded = false;
-          options.logger.info({}, "rate limiter reaches redis again; limits are shared");
-        }
-        return decision;
-      } catch (err) {
-        degrade((err as Error)?.message ?? String(err));
-        return options.fallback.take(key, rate);
-      }
-    },
+    take: (key, rate) => takeAll([{ key, rate }], key),
+    takeAll,
     close: async () => {
       refusedUntil.clear();
       await options.fallback.close();

@@ -56,6 +56,10 @@ export function redisReplayStore(client: RedisClient, observer?: StoreErrorObser
     ping: () =>
       guard("ping", async () => {
         if ("nodes" in client && typeof client.nodes === "function" && "slots" in client) {
+          // Every master answers, and the cluster client itself routes commands
+          // (while it reloads its slot map it refuses them, and so would a claim).
+          if (client.status !== "ready")
+            throw new Error(`redis cluster client is ${client.status}`);
           await Promise.all((client as Cluster).nodes("master").map((node) => node.ping()));
         } else {
           await (client as Redis).ping();

@@ -17,6 +17,12 @@ export function opsRoutes(): Hono<AppEnv> {
     } catch {
       checks.replay_store = "fail";
     }
+    // With the admin API on, an exchange needs the shared publishers loaded once.
+    const admin = services.runtime.adminPublishers;
+    if (admin) {
+      const loaded = admin.snapshot().version >= 0 || (await admin.refresh());
+      checks.publishers = loaded && admin.snapshot().version >= 0 ? "ok" : "fail";
+    }
     const ready = Object.values(checks).every((v) => v === "ok");
     return c.json({ status: ready ? "ready" : "unready", checks }, ready ? 200 : 503);
   });

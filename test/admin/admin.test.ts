@@ -81,6 +81,12 @@ describe("admin API authentication", () => {
 });
 
 describe("admin publishers", () => {
+  it("are part of readiness: ready once the shared publishers have loaded", async () => {
+    const res = await fetch(`${h.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ checks: { publishers: "ok", replay_store: "ok" } });
+  });
+
   it("lists the file's publishers as read-only", async () => {
     const res = await admin("GET", "/v1/admin/publishers");
     expect(res.status).toBe(200);

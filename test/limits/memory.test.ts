@@ -55,4 +55,24 @@ describe("memory rate limiter", () => {
     expect(limiter.size()).toBe(100);
     expect((await limiter.take("kept", rate)).allowed).toBe(false);
   });
+
+  it("takes several checks all or nothing, naming the one that refused", async () => {
+    const limiter = memoryRateLimiter(fixedClock(1_000_000));
+    const wide = { limit: 3, windowMs: 60_000 };
+    const narrow = { limit: 1, windowMs: 60_000 };
+    const checks = [
+      { key: "issuer:a", rate: wide },
+      { key: "publisher:p", rate: narrow },
+    ];
+    expect(await limiter.takeAll(checks, "issuer:a")).toEqual({ allowed: true, retryAfterMs: 0 });
+    for (let i = 0; i < 5; i++) {
+      const refused = await limiter.takeAll(checks, "issuer:a");
+      expect(refused.allowed).toBe(false);
+      expect(refused.refusedBy).toBe(1);
+    }
+    // The refused attempts counted nothing on the issuer: two of its three remain.
+    expect((await limiter.take("issuer:a", wide)).allowed).toBe(true);
+    expect((await limiter.take("issuer:a", wide)).allowed).toBe(true);
+    expect(await limiter.take("issuer:a", wide)).toMatchObject({ allowed: false, refusedBy: 0 });
+  });
 });

@@ -111,4 +111,27 @@ describe("redis rate limiter", () => {
     }
     await ready(limiter, "resumed");
   });
+
+  it("takes a group of checks in one script, all or nothing, across replicas", async () => {
+    const a = replica();
+    const b = replica();
+    await Promise.all([ready(a, "group-a"), ready(b, "group-b")]);
+    const checks = [
+      { key: "issuer:g", rate: { limit: 1000, windowMs: 60_000 } },
+      { key: "publisher:g1", rate: { limit: 10, windowMs: 60_000 } },
+    ];
+    const decisions = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).takeAll(checks, "issuer:g")),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+    expect(new Set(decisions.filter((d) => !d.allowed).map((d) => d.refusedBy))).toEqual(
+      new Set([1]),
+    );
+    const client = redis.client();
+    const [issuerKey] = await client.keys("trustpub:rl:{issuer:g}:[0-9]*");
+    const [publisherKey] = await client.keys("trustpub:rl:{issuer:g}:publisher:g1:*");
+    // Only the admitted exchanges were counted, on both counters.
+    expect(Number(await client.get(issuerKey!))).toBe(10);
+    expect(Number(await client.get(publisherKey!))).toBe(10);
+  });
 });

@@ -39,7 +39,10 @@ describe("replay store on a 3-master Redis Cluster", () => {
     const ci = await h.githubToken();
     const result = await raceExchanges([h.url, replica.url], ci, 30);
     // Compared whole, so a failure shows every status and reason.
-    expect([...result.statuses].sort()).toEqual([200, ...Array<number>(29).fill(409)]);
+    expect([...result.statuses].sort(), JSON.stringify(result)).toEqual([
+      200,
+      ...Array<number>(29).fill(409),
+    ]);
     expect(new Set(result.reasons)).toEqual(new Set(["replayed_token"]));
     expect(result.tokens).toBe(1);
   });

@@ -146,6 +146,39 @@ describe("per-publisher limits", () => {
   });
 });
 
+describe("issuer and publisher limits together", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      configure: (c) => limits(c, { per_issuer: "1000/m", per_publisher: "1/m" }),
+    });
+  });
+  afterAll(async () => h?.close());
+
+  it("are taken all or nothing: exchanges a publisher limit refuses spend none of the issuer's budget", async () => {
+    const issuerCount = async () => {
+      const keys = await h.redis!.client().keys("trustpub:rl:{issuer:github}:[0-9]*");
+      const values = await Promise.all(keys.map((k) => h.redis!.client().get(k)));
+      return values.reduce((n, v) => n + Number(v), 0);
+    };
+    // The limiter's connection comes up in the background: wait until it counts in Redis.
+    for (let i = 0; i < 100; i++) {
+      if ((await h.redis!.client().keys("trustpub:rl:{client:*")).length > 0) break;
+      await h.post("/v1/exchange", {});
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await h.exchange(await h.githubToken())).status).toBe(200);
+    expect(await issuerCount()).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      const res = await expectRateLimited(h, async () => h.exchange(await h.githubToken()));
+      expect(res.body.error_description).toBe("too many exchanges for this publisher");
+    }
+    expect(await issuerCount()).toBe(1);
+    // The publisher's counter shares the issuer's hash slot (one script, one round trip).
+    expect(await h.redis!.client().keys("trustpub:rl:{issuer:github}:publisher:*")).not.toEqual([]);
+  });
+});
+
 describe("per-issuer limits", () => {
   let h: Harness;
   beforeAll(async () => {
