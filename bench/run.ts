@@ -162,13 +162,23 @@ async function main() {
   )) as [Row, Row, Row];
   const steadyFetches = issuer.server.fetches() - fetchesBefore;
 
-  await flush();
+  // Latency at half the peak rate, evenly paced; the bare baseline at the
+  // same rate shows what the machine itself adds at that load.
   const half = Math.max(1, Math.round(tpRow.rps / 2));
   log(`latency at half the peak rate (${half} req/s)`);
+  await flush();
   const halfRun = await load({ ...warm, durationSeconds: SECONDS, overallRate: half });
+  await flush();
+  const bareHalf = await load({
+    ...warm,
+    url: bare.url,
+    durationSeconds: SECONDS,
+    overallRate: half,
+  });
 
   table("Exchange", [bareRow, stackRow, tpRow], bareRow, {
-    [`trustpub at half the peak rate (${half} req/s)`]: `p50 ${halfRun.p50} ms, p99 ${halfRun.p99} ms, p99.9 ${halfRun.p999} ms`,
+    [`trustpub at half its peak rate (${half} req/s, paced)`]: `p50 ${halfRun.p50} ms, p99 ${halfRun.p99} ms, p99.9 ${halfRun.p999} ms, failed ${halfRun.non2xx + halfRun.errors + halfRun.timeouts}`,
+    "bare at the same rate": `p50 ${bareHalf.p50} ms, p99 ${bareHalf.p99} ms, p99.9 ${bareHalf.p999} ms`,
     "issuer key fetches during steady state": String(steadyFetches),
     "trustpub start-to-ready": `${tp.startMs.toFixed(0)} ms`,
     "trustpub peak RSS": `${rss(tp.child.pid!).peakMb.toFixed(0)} MB`,
@@ -182,6 +192,7 @@ async function main() {
     ratio: tpRow.rps / bareRow.rps,
     ratioToStackFloor: tpRow.rps / stackRow.rps,
     halfRate: { rate: half, ...halfRun },
+    bareAtHalfRate: bareHalf,
     steadyFetches,
     startMs: tp.startMs,
   };

@@ -142,11 +142,18 @@ export function authzRoutes(): Hono<AppEnv> {
         `the token does not grant ${operation.permission} here`,
       );
     }
-    return c.json(
-      { allowed: true, permission: operation.permission, package: operation.package ?? null },
-      200,
-      factHeaders(issued, operation),
-    );
+    // A Response built whole, with its headers as a plain record (they hold
+    // no-store): Hono would otherwise merge a dozen fact headers one by one
+    // into the headers it prepared.
+    const body = {
+      allowed: true,
+      permission: operation.permission,
+      package: operation.package ?? null,
+    };
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { "content-type": "application/json", ...factHeaders(issued, operation) },
+    });
   };
   app.all(PREFIX, handler);
   app.all(`${PREFIX}/*`, handler);
