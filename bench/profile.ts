@@ -2,7 +2,18 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join, relative } from "node:path";
 import { startRedis } from "../test/support/redis.js";
 import type { LoadSpec } from "./load.js";
-import { AUD, benchConfig, cache, load, log, root, startIssuer, startTrustpub } from "./setup.js";
+import {
+  AUD,
+  authzLoad,
+  benchConfig,
+  cache,
+  issueToken,
+  load,
+  log,
+  root,
+  startIssuer,
+  startTrustpub,
+} from "./setup.js";
 
 /**
  * `npm run bench:profile`: trustpub under the bench's load with the V8 CPU
@@ -113,23 +124,8 @@ async function main() {
   };
   let spec = exchange;
   if (SCENARIO === "authz") {
-    const issued = (await fetch(`${tp.url}/v1/exchange`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token: issuer.pool.tokens.at(-1) }),
-    }).then((r) => r.json())) as { token: string };
-    spec = {
-      url: tp.url,
-      method: "GET",
-      path: "/v1/authz",
-      headers: {
-        authorization: `Bearer ${issued.token}`,
-        "x-original-method": "PUT",
-        "x-original-uri": "/@acme%2fdemo",
-      },
-      durationSeconds: SECONDS,
-      connections: CONNECTIONS,
-    };
+    const issued = await issueToken(tp.url, issuer.pool.tokens.at(-1)!);
+    spec = authzLoad(tp.url, issued, SECONDS, CONNECTIONS);
   }
   log(`${SCENARIO}: ${SECONDS} s at ${CONNECTIONS} connections`);
   const result = await load(spec);

@@ -6,8 +6,10 @@ import { type RedisProcess, startRedis } from "../test/support/redis.js";
 import type { LoadResult, LoadSpec } from "./load.js";
 import {
   AUD,
+  authzLoad,
   benchConfig,
   cache,
+  issueToken,
   load,
   log,
   root,
@@ -229,29 +231,14 @@ async function main() {
   // Forward auth: GET /v1/authz with an issued token vs a bare ES256 verify.
   if (AUTHZ) {
     await flush();
-    const issued = await fetch(`${tp.url}/v1/exchange`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token: pool.tokens[0] }),
-    }).then((r) => r.json() as Promise<{ token: string }>);
+    const issued = await issueToken(tp.url, pool.tokens[0]!);
     const jwks = (await fetch(`${tp.url}/.well-known/jwks.json`).then((r) => r.json())) as {
       keys: Record<string, unknown>[];
     };
     const authzKey = JSON.stringify(jwks.keys[0]);
     const bareAuthz = await startBaseline("authz.ts", [authzKey]);
     const stackAuthz = await startBaseline("stack-authz.ts", [authzKey]);
-    const authzSpec = (url: string): LoadSpec => ({
-      url,
-      method: "GET",
-      path: "/v1/authz",
-      headers: {
-        authorization: `Bearer ${issued.token}`,
-        "x-original-method": "PUT",
-        "x-original-uri": "/@acme%2fdemo",
-      },
-      durationSeconds: SECONDS,
-      connections: CONNECTIONS,
-    });
+    const authzSpec = (url: string) => authzLoad(url, issued, SECONDS, CONNECTIONS);
     const [bareAuthzRow, stackAuthzRow, authzRow] = (await compare(
       "authz",
       [

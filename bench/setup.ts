@@ -145,6 +145,38 @@ export function rss(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
 }
 
+/** Exchanges one CI token at trustpub: the issued token forward auth is measured with. */
+export async function issueToken(trustpubUrl: string, ciToken: string): Promise<string> {
+  const res = await fetch(`${trustpubUrl}/v1/exchange`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: ciToken }),
+  });
+  if (res.status !== 200) throw new Error(`exchange for the authz token answered ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** `GET /v1/authz` as nginx asks it: the issued token, and a publish of the package it covers. */
+export function authzLoad(
+  url: string,
+  issued: string,
+  durationSeconds: number,
+  connections: number,
+): LoadSpec {
+  return {
+    url,
+    method: "GET",
+    path: "/v1/authz",
+    headers: {
+      authorization: `Bearer ${issued}`,
+      "x-original-method": "PUT",
+      "x-original-uri": "/@acme%2fdemo",
+    },
+    durationSeconds,
+    connections,
+  };
+}
+
 /** The issuer's URL is inside every token, so the pool is tied to one port, kept with the cache. */
 export async function startIssuer(aud: string, poolSize: number) {
   mkdirSync(cache, { recursive: true });

@@ -4,6 +4,7 @@ import { type RunningServer, startServer } from "../../src/server.js";
 import { memoryAudit } from "../../src/telemetry/audit.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
 import { type Harness, NPM_AUDIENCE, startHarness } from "../support/harness.js";
+import { waitReady } from "../support/replicas.js";
 
 const ADMIN_TOKEN = "admin-7c1f0e5b2a9d4c3e8f6a1b0c9d8e7f6a";
 const OTHER_TOKEN = "admin-0000000000000000000000000000000";
@@ -222,6 +223,8 @@ describe("a second replica", () => {
       logger: silentLogger,
       audit: memoryAudit(),
     });
+    // Ready means its Redis answers and the shared publishers have loaded once.
+    await waitReady(replica.url);
   });
   afterAll(async () => {
     await replica?.shutdown();
