@@ -208,22 +208,31 @@ async function main() {
 
   // RSS growth over many exchanges, in segments of the pool with Redis flushed between.
   if (RSS_EXCHANGES > 0) {
+    // RSS moves with the garbage collector's phase, so one reading at each end
+    // says little: RSS is sampled every 250 ms, and growth compares the
+    // median of the first segment of the pool with the median of the last.
     log(`RSS over ${RSS_EXCHANGES} exchanges`);
-    const rssStart = rss(tp.child.pid!).rssMb;
     let done = 0;
     let failed = 0;
+    const segments: number[][] = [];
     while (done < RSS_EXCHANGES) {
       await flush();
       const amount = Math.min(pool.tokens.length, RSS_EXCHANGES - done);
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(rss(tp.child.pid!).rssMb), 250);
       const r = await load({ ...warm, durationSeconds: 600, amount, tokenOffset: 0 });
+      clearInterval(sampler);
+      segments.push(samples);
       done += r.requests;
       failed += r.non2xx + r.errors + r.timeouts;
-      log(`  ${done} exchanges, RSS ${rss(tp.child.pid!).rssMb.toFixed(0)} MB`);
+      log(`  ${done} exchanges, RSS median ${median(samples).toFixed(0)} MB in this segment`);
     }
-    const rssEnd = rss(tp.child.pid!).rssMb;
+    const rssStart = median(segments[0]!);
+    const rssEnd = median(segments.at(-1)!);
+    const all = segments.flat();
     const growth = (rssEnd - rssStart) / rssStart;
     process.stdout.write(
-      `\nRSS over ${done} exchanges: ${rssStart.toFixed(0)} MB after warm-up -> ${rssEnd.toFixed(0)} MB (${(growth * 100).toFixed(1)} %), failed ${failed}\n`,
+      `\nRSS over ${done} exchanges: median ${rssStart.toFixed(0)} MB in the first segment -> ${rssEnd.toFixed(0)} MB in the last (${(growth * 100).toFixed(1)} %), range ${Math.min(...all).toFixed(0)}-${Math.max(...all).toFixed(0)} MB, failed ${failed}\n`,
     );
     results.rss = { exchanges: done, startMb: rssStart, endMb: rssEnd, growth, failed };
   }
