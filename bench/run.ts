@@ -298,6 +298,12 @@ async function main() {
     ),
   );
   log(`results written to ${file}`);
+  // A fault-free run answers every request: anything else means the numbers measure failures.
+  const failures = JSON.stringify(results).match(/"(non2xx|failed|errors|timeouts)":[1-9]/g);
+  if (failures) {
+    log(`failed: requests were refused or errored (${failures.join(", ")}); see the tables`);
+    process.exit(1);
+  }
 }
 
 main().catch((err: unknown) => {
