@@ -1,26 +1,22 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../support/harness.js";
+import type { Harness } from "../support/harness.js";
 import {
   CARGO_AUDIENCE,
   GENERIC_AUDIENCE,
   NUGET_AUDIENCE,
   RUBYGEMS_AUDIENCE,
-  removeSecretFiles,
   send,
-  withAllFlavors,
+  startFlavorsHarness,
 } from "../support/registries.js";
 
 let h: Harness;
 let npmToken: string;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
   npmToken = await issue(await h.githubToken());
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 async function issue(ci: string): Promise<string> {
   const res = await h.exchange(ci);

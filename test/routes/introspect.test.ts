@@ -1,27 +1,14 @@
 import { decodeJwt, importJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePrivateJwk } from "../../src/tokens/keys.js";
-import {
-  type Harness,
-  NPM_TOKEN_AUDIENCE,
-  startHarness,
-  TRUSTPUB_ISSUER,
-} from "../support/harness.js";
-import {
-  INTROSPECT_SECRET,
-  removeSecretFiles,
-  send,
-  withAllFlavors,
-} from "../support/registries.js";
+import { type Harness, NPM_TOKEN_AUDIENCE, TRUSTPUB_ISSUER } from "../support/harness.js";
+import { INTROSPECT_SECRET, send, startFlavorsHarness } from "../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const NPM_SECRET = INTROSPECT_SECRET["npm-internal"];
 const introspect = (token: string, secret: string | null = NPM_SECRET, form = true) =>

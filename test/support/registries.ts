@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HarnessOptions, HttpAnswer } from "./harness.js";
+import { type Harness, type HarnessOptions, type HttpAnswer, startHarness } from "./harness.js";
 
 /** Audiences of the extra registries, one per flavor (the harness has npm and PyPI). */
 export const CARGO_AUDIENCE = "cargo.test";
@@ -23,6 +23,21 @@ const GITHUB_MATCH = {
 };
 
 const secretDirs: string[] = [];
+
+/**
+ * The harness with every flavor mounted (`withAllFlavors`); its `close` also
+ * removes the secret files the config named.
+ */
+export async function startFlavorsHarness(npmMount?: string): Promise<Harness> {
+  const h = await startHarness({ configure: withAllFlavors(npmMount) });
+  return {
+    ...h,
+    async close() {
+      await h.close();
+      removeSecretFiles();
+    },
+  };
+}
 
 /** Removes the secret files `withAllFlavors` wrote; call it in afterAll. */
 export function removeSecretFiles(): void {

@@ -1,23 +1,14 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
-import { type Harness, startHarness } from "../../support/harness.js";
-import {
-  CARGO_AUDIENCE,
-  postJson,
-  removeSecretFiles,
-  send,
-  withAllFlavors,
-} from "../../support/registries.js";
+import type { Harness } from "../../support/harness.js";
+import { CARGO_AUDIENCE, postJson, send, startFlavorsHarness } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const TOKENS = "/r/cargo-internal/api/v1/trusted_publishing/tokens";
 const ciToken = (overrides = {}) => h.githubToken({ aud: CARGO_AUDIENCE, ...overrides });

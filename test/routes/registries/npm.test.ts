@@ -1,22 +1,14 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
-import {
-  type Harness,
-  NPM_TOKEN_AUDIENCE,
-  PYPI_AUDIENCE,
-  startHarness,
-} from "../../support/harness.js";
-import { removeSecretFiles, send, withAllFlavors } from "../../support/registries.js";
+import { type Harness, NPM_TOKEN_AUDIENCE, PYPI_AUDIENCE } from "../../support/harness.js";
+import { send, startFlavorsHarness } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors("/") });
+  h = await startFlavorsHarness("/");
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const EXCHANGE = "/-/npm/v1/oidc/token/exchange/package/";
 const exchangeFor = (name: string, token?: string, headers: Record<string, string> = {}) =>

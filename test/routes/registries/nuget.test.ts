@@ -2,23 +2,14 @@ import { request } from "node:http";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
-import { type Harness, type HttpAnswer, startHarness } from "../../support/harness.js";
-import {
-  NUGET_AUDIENCE,
-  postJson,
-  removeSecretFiles,
-  send,
-  withAllFlavors,
-} from "../../support/registries.js";
+import type { Harness, HttpAnswer } from "../../support/harness.js";
+import { NUGET_AUDIENCE, postJson, send, startFlavorsHarness } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const TOKEN = "/r/nuget-internal/api/v2/token";
 const BODY = { username: "acme", token_type: "api_key" };

@@ -1,22 +1,14 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
-import {
-  type Harness,
-  PYPI_AUDIENCE,
-  PYPI_TOKEN_AUDIENCE,
-  startHarness,
-} from "../../support/harness.js";
-import { postJson, removeSecretFiles, send, withAllFlavors } from "../../support/registries.js";
+import { type Harness, PYPI_AUDIENCE, PYPI_TOKEN_AUDIENCE } from "../../support/harness.js";
+import { postJson, send, startFlavorsHarness } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const MINT = "/r/pypi-internal/_/oidc/mint-token";
 const failed = (code: string, description: string) => ({

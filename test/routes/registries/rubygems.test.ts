@@ -2,22 +2,14 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims } from "../../support/claims.js";
 import { expectEcosystemRefusal } from "../../support/ecosystem-refusal.js";
-import { type Harness, startHarness } from "../../support/harness.js";
-import {
-  postJson,
-  RUBYGEMS_AUDIENCE,
-  removeSecretFiles,
-  withAllFlavors,
-} from "../../support/registries.js";
+import type { Harness } from "../../support/harness.js";
+import { postJson, RUBYGEMS_AUDIENCE, startFlavorsHarness } from "../../support/registries.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ configure: withAllFlavors() });
+  h = await startFlavorsHarness();
 });
-afterAll(async () => {
-  await h?.close();
-  removeSecretFiles();
-});
+afterAll(async () => h?.close());
 
 const EXCHANGE = "/r/gems-internal/api/v1/oidc/trusted_publisher/exchange_token";
 const ciToken = (overrides = {}) => h.githubToken({ aud: RUBYGEMS_AUDIENCE, ...overrides });
