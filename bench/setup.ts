@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { demoReleaseMatch } from "../test/support/claims.js";
 import { freePort } from "../test/support/ports.js";
 import type { LoadResult, LoadSpec } from "./load.js";
 import { publicJwkOf, tokenPool } from "./tokens.js";
@@ -35,13 +36,7 @@ export function benchConfig(issuerUrl: string, redisUrl: string, limits = true) 
         id: "acme-demo-release",
         registry: "npm",
         ci_issuer: "github",
-        match: {
-          repository: "acme/demo",
-          repository_owner_id: "1234567",
-          workflow: "release.yml",
-          environment: "release",
-          ref: { glob: "refs/tags/v*" },
-        },
+        match: demoReleaseMatch(),
         packages: ["@acme/demo", "@acme/demo-*"],
       },
     ],

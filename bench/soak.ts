@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportJWK } from "jose";
+import { demoReleaseMatch } from "../test/support/claims.js";
 import { NPM_AUDIENCE } from "../test/support/harness.js";
 import { startIssuer, type TestIssuer } from "../test/support/issuer.js";
 import { type RedisProcess, startRedis } from "../test/support/redis.js";
@@ -107,13 +108,7 @@ async function main(): Promise<number> {
         id: "acme-demo-release",
         registry: "npm-internal",
         ci_issuer: "github",
-        match: {
-          repository: "acme/demo",
-          repository_owner_id: "1234567",
-          workflow: "release.yml",
-          environment: "release",
-          ref: { glob: "refs/tags/v*" },
-        },
+        match: demoReleaseMatch(),
         packages: ["@acme/demo"],
       },
     ],

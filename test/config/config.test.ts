@@ -8,6 +8,7 @@ import {
 import { ConfigError } from "../../src/config/problems.js";
 import { publisherMatches } from "../../src/policy/publisher.js";
 import { generatePrivateJwk } from "../../src/tokens/keys.js";
+import { demoReleaseMatch } from "../support/claims.js";
 
 /**
  * src/config/load.ts: the whole config is checked at once, every problem is
@@ -47,13 +48,7 @@ function validConfig(): Config {
         id: "acme-demo",
         registry: "npm",
         ci_issuer: "github",
-        match: {
-          repository: "acme/demo",
-          repository_owner_id: "1234567",
-          workflow: "release.yml",
-          environment: "release",
-          ref: { glob: "refs/tags/v*" },
-        },
+        match: demoReleaseMatch(),
         packages: ["@acme/demo"],
         permissions: ["publish"],
       },

@@ -35,6 +35,21 @@ export function applyOverrides<T extends Record<string, unknown>>(
   return merged as T;
 }
 
+/**
+ * The demo publisher's `match`, which `githubClaims` satisfies: the demo
+ * repository and owner id, its release workflow and environment, a tag.
+ * A new object each call, so a test may edit its copy.
+ */
+export function demoReleaseMatch() {
+  return {
+    repository: "acme/demo",
+    repository_owner_id: "1234567",
+    workflow: "release.yml",
+    environment: "release",
+    ref: { glob: "refs/tags/v*" },
+  };
+}
+
 /** Claims shaped like a GitHub Actions OIDC token for a tag push in the `release` environment. */
 export function githubClaims(iss: string, aud: string, overrides?: ClaimOverrides): TokenClaims {
   const t = timing();

@@ -3,7 +3,7 @@ import type { KeySetTiming } from "../../src/issuers/key-set.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { memoryAudit } from "../../src/telemetry/audit.js";
 import { memoryLogger } from "../../src/telemetry/logger.js";
-import { type ClaimOverrides, githubClaims, gitlabClaims } from "./claims.js";
+import { type ClaimOverrides, demoReleaseMatch, githubClaims, gitlabClaims } from "./claims.js";
 import { startIssuer, type TestIssuer } from "./issuer.js";
 import { type RedisProcess, startRedis } from "./redis.js";
 
@@ -100,13 +100,7 @@ export function baseConfig(
         id: "acme-demo-release",
         registry: "npm-internal",
         ci_issuer: "github",
-        match: {
-          repository: "acme/demo",
-          repository_owner_id: "1234567",
-          workflow: "release.yml",
-          environment: "release",
-          ref: { glob: "refs/tags/v*" },
-        },
+        match: demoReleaseMatch(),
         packages: ["@acme/demo", "@acme/demo-*"],
         permissions: ["publish"],
       },
