@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { IssuerContext } from "./types.js";
 
 /** A non-empty claim string of sane length, without control characters. */
 export const claimString = z
@@ -70,6 +71,30 @@ export function workflowFileIn(
     if (!fold(path).startsWith(prefix)) continue;
     const file = path.slice(prefix.length);
     return file.includes("/") || file === "" ? undefined : file;
+  }
+  return undefined;
+}
+
+/**
+ * GitHub Actions and Forgejo Actions: `pull_request_target` and
+ * `workflow_run` run with the base repository's secrets and id-token
+ * permission on behalf of code from elsewhere; their `ref` is the base
+ * branch, so a ref policy does not protect against them. Refused unless the
+ * issuer lists the event in `allow_events`.
+ */
+const BORROWED_PRIVILEGE_EVENTS = new Set(["pull_request_target", "workflow_run"]);
+
+export function refuseBorrowedPrivilegeEvent(
+  claims: Record<string, unknown>,
+  issuer: IssuerContext,
+): string | undefined {
+  const event = str(claims.event_name);
+  if (
+    event !== undefined &&
+    BORROWED_PRIVILEGE_EVENTS.has(event) &&
+    !issuer.allowEvents.includes(event)
+  ) {
+    return `event ${event} is refused unless the issuer lists it in allow_events`;
   }
   return undefined;
 }

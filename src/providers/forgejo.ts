@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { asciiLower } from "../lib/ascii.js";
-import { claimString, compact, idString, str, workflowFileIn } from "./claims.js";
+import {
+  claimString,
+  compact,
+  idString,
+  refuseBorrowedPrivilegeEvent,
+  str,
+  workflowFileIn,
+} from "./claims.js";
 import type { Identity, IssuerContext, Provider } from "./types.js";
 
 /**
@@ -35,8 +42,6 @@ const claims = z.looseObject({
   run_attempt: decimalId.optional(),
 });
 
-/** As on GitHub: these run with the base repository's token on behalf of code from elsewhere. */
-const REFUSED_EVENTS = new Set(["pull_request_target", "workflow_run"]);
 const WORKFLOW_DIRS = [".forgejo/workflows", ".gitea/workflows", ".github/workflows"];
 
 /** `https://codeberg.org/api/actions` -> `https://codeberg.org`. */
@@ -63,13 +68,7 @@ export const forgejo: Provider = {
   immutableIds: ["repository_id", "repository_owner_id"],
   tenantKeys: ["repository", "repository_id", "repository_owner", "repository_owner_id"],
 
-  refuse(c, issuer) {
-    const event = str(c.event_name);
-    if (event !== undefined && REFUSED_EVENTS.has(event) && !issuer.allowEvents.includes(event)) {
-      return `event ${event} is refused unless the issuer lists it in allow_events`;
-    }
-    return undefined;
-  },
+  refuse: refuseBorrowedPrivilegeEvent,
 
   identity(c, issuer): Identity {
     const repository = str(c.repository);

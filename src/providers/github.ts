@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { asciiLower } from "../lib/ascii.js";
-import { beforeAt, claimString, compact, numericId, str } from "./claims.js";
-import type { Identity, IssuerContext, Provider } from "./types.js";
+import {
+  beforeAt,
+  claimString,
+  compact,
+  numericId,
+  refuseBorrowedPrivilegeEvent,
+  str,
+} from "./claims.js";
+import type { Identity, Provider } from "./types.js";
 
 /**
  * GitHub Actions (github.com and GHES / enterprise issuers, each configured exactly).
@@ -30,13 +37,6 @@ const claims = z.looseObject({
   run_attempt: numericId.optional(),
   runner_environment: claimString.optional(),
 });
-
-/**
- * `pull_request_target` and `workflow_run` run with the base repository's
- * secrets and id-token permission on behalf of code from elsewhere; their
- * `ref` is the base branch, so a ref policy does not protect against them.
- */
-const REFUSED_EVENTS = new Set(["pull_request_target", "workflow_run"]);
 
 /** "owner/repo/.github/workflows/release.yml@refs/tags/v1" -> "release.yml" when it belongs to `repository`. */
 function workflowFile(workflowRef: unknown, repository: unknown): string | undefined {
@@ -97,13 +97,7 @@ export const github: Provider = {
   // An enterprise's own issuer (`https://token.actions.githubusercontent.com/{enterprise}`).
   issuerSegments: { enterprise: { claim: "/enterprise", shortcut: "enterprise" } },
 
-  refuse(c, issuer: IssuerContext) {
-    const event = str(c.event_name);
-    if (event !== undefined && REFUSED_EVENTS.has(event) && !issuer.allowEvents.includes(event)) {
-      return `event ${event} is refused unless the issuer lists it in allow_events`;
-    }
-    return undefined;
-  },
+  refuse: refuseBorrowedPrivilegeEvent,
 
   identity(c, issuer): Identity {
     const repository = str(c.repository);
