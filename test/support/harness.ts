@@ -31,6 +31,18 @@ export interface HttpAnswer {
   text: string;
 }
 
+/** A response read whole: its text, and its body as JSON when it is JSON (else `{}`). */
+export async function answerOf(res: Response): Promise<HttpAnswer> {
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = {};
+  }
+  return { status: res.status, headers: res.headers, body, text };
+}
+
 export interface Harness {
   readonly url: string;
   readonly github: TestIssuer;
@@ -145,15 +157,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
 
   const request = async (path: string, init: RequestInit): Promise<HttpAnswer> => {
-    const res = await fetch(`${server.url}${path}`, init);
-    const text = await res.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = {};
-    }
-    return { status: res.status, headers: res.headers, body, text };
+    return answerOf(await fetch(`${server.url}${path}`, init));
   };
 
   const memoryStore = server.services.replay as unknown as { size?: () => number };

@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Harness, type HarnessOptions, type HttpAnswer, startHarness } from "./harness.js";
+import {
+  answerOf,
+  type Harness,
+  type HarnessOptions,
+  type HttpAnswer,
+  startHarness,
+} from "./harness.js";
 
 /** Audiences of the extra registries, one per flavor (the harness has npm and PyPI). */
 export const CARGO_AUDIENCE = "cargo.test";
@@ -128,19 +134,13 @@ export async function send(
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<HttpAnswer> {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? "GET",
-    headers: init.headers,
-    body: init.body,
-  });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = {};
-  }
-  return { status: res.status, headers: res.headers, body, text };
+  return answerOf(
+    await fetch(`${url}${path}`, {
+      method: init.method ?? "GET",
+      headers: init.headers,
+      body: init.body,
+    }),
+  );
 }
 
 /** A JSON POST. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { DEFAULT_SHARDS, shardName } from "../../src/replay/durable-object-store.js";
 import { generatePrivateJwk } from "../../src/tokens/keys.js";
-import type { HttpAnswer } from "./harness.js";
+import { answerOf, type HttpAnswer } from "./harness.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const FAULTY_SHARDS = join(ROOT, "test/support/faulty-shards.js");
@@ -138,15 +138,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHarness
   const url = String(await mf.ready).replace(/\/$/, "");
 
   const request = async (path: string, init: RequestInit = {}): Promise<HttpAnswer> => {
-    const res = await fetch(`${url}${path}`, init);
-    const text = await res.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = {};
-    }
-    return { status: res.status, headers: res.headers, body, text };
+    return answerOf(await fetch(`${url}${path}`, init));
   };
   const shard = async (index: number): Promise<ShardRpc> => {
     const ns = await mf.getDurableObjectNamespace("TRUSTPUB_REPLAY", "trustpub");
