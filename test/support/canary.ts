@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface Canary {
   /** http://127.0.0.1:PORT */
@@ -15,33 +15,20 @@ export interface Canary {
 export async function startCanary(): Promise<Canary> {
   let hits = 0;
   let connections = 0;
-  const sockets = new Set<Socket>();
   const server = createServer((_req, res) => {
     hits++;
     res.writeHead(200, { "content-type": "application/json" });
     res.end('{"keys":[]}');
   });
-  server.on("connection", (socket) => {
+  server.on("connection", () => {
     connections++;
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  let stopped: Promise<void> | undefined;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   return {
     url: `http://127.0.0.1:${port}`,
     hits: () => hits,
     connections: () => connections,
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return stopped;
-    },
+    stop: listening.stop,
   };
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import { listenOnLoopback } from "./loopback.js";
 
 export type IssuerAlg = "RS256" | "ES256";
 export type JwksHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -124,12 +124,10 @@ export async function startIssuer(
 ): Promise<TestIssuer> {
   const all: IssuerKey[] = [await createKey(opts.alg ?? "RS256")];
   const published = new Set<string>([all[0]!.kid]);
-  const sockets = new Set<Socket>();
   const counts: IssuerRequests = { total: 0, discovery: 0, jwks: 0, paths: [] };
   let overrides: Record<string, unknown> = {};
   let jwksHandler: JwksHandler | undefined;
   let down = false;
-  let stopped: Promise<void> | undefined;
 
   const prefix = opts.path ? `/${opts.path.replace(/^\/+|\/+$/g, "")}` : "";
   const discoveryPath = `${prefix}/.well-known/openid-configuration`;
@@ -169,15 +167,8 @@ export async function startIssuer(
       sendJson(req, res, 404, { error: "not_found" });
     }
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   const url = `http://127.0.0.1:${port}${prefix}`;
 
   function discovery(): Record<string, unknown> {
@@ -246,12 +237,6 @@ export async function startIssuer(
       counts.jwks = 0;
       counts.paths.length = 0;
     },
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return stopped;
-    },
+    stop: listening.stop,
   };
 }

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import { listenOnLoopback } from "./loopback.js";
 
 /**
  * An OIDC issuer with one URL per tenant, as CircleCI (`/org/<id>`),
@@ -40,7 +40,6 @@ export async function startTenantIssuer(opts: {
   const suffix = opts.suffix ?? "";
   const tenants = new Set(opts.tenants);
   const paths: string[] = [];
-  const sockets = new Set<Socket>();
   let origin = "";
 
   const server = createServer((req, res) => {
@@ -73,16 +72,8 @@ export async function startTenantIssuer(opts: {
     }
     send(404, { error: "not_found" });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let stopped: Promise<void> | undefined;
+  const listening = await listenOnLoopback(server);
+  origin = `http://127.0.0.1:${listening.port}`;
   return {
     origin,
     url: (tenant) => `${origin}${opts.prefix}${tenant}${suffix}`,
@@ -93,12 +84,6 @@ export async function startTenantIssuer(opts: {
         .sign(privateKey),
     publicJwk,
     paths,
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return stopped;
-    },
+    stop: listening.stop,
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface ReceivedRequest {
   readonly path: string;
@@ -30,7 +30,6 @@ export interface WebhookReceiver {
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const received: ReceivedRequest[] = [];
   const held = new Set<ServerResponse>();
-  const sockets = new Set<Socket>();
   let scripted: Behaviour[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -50,15 +49,8 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       res.end("{}");
     });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   const receiver: WebhookReceiver = {
     url: `http://127.0.0.1:${port}/audit`,
     received,
@@ -84,11 +76,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
+    stop: listening.stop,
   };
   return receiver;
 }
