@@ -38,10 +38,11 @@ export async function verifyCiToken(
   clock: Clock,
 ): Promise<VerifiedCiToken> {
   if (token.length > MAX_TOKEN_LENGTH) throw malformed("token is too long");
-  if (token.split(".").length === 5) throw malformed("encrypted tokens (JWE) are not accepted");
+  const segments = token.split(".");
+  if (segments.length === 5) throw malformed("encrypted tokens (JWE) are not accepted");
   if (!COMPACT_JWS.test(token)) throw malformed("token is not a compact JWS with base64url parts");
 
-  const [encodedHeader, encodedPayload] = token.split(".") as [string, string];
+  const [encodedHeader, encodedPayload] = segments as [string, string];
   const headerJson = decodeSegment(encodedHeader);
   if (headerJson === undefined) throw malformed("token header is not valid base64url JSON");
   const parsedHeader = parseJsonStrict(headerJson);
