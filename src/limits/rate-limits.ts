@@ -10,7 +10,7 @@ import {
   type IpAddress,
   resolveClient,
 } from "./client-address.js";
-import type { Rate, RateLimiter } from "./limiter.js";
+import type { LimitDecision, RateLimiter } from "./limiter.js";
 
 export type RateLimitSettings = ParsedConfig["rate_limits"];
 
@@ -42,34 +42,28 @@ export function buildRateLimits(
   let lastLogAt = Number.NEGATIVE_INFINITY;
   let unlogged = 0;
 
-  const take = async (key: string, rate: Rate, description: string) => {
-    const decision = await limiter.take(key, rate);
-    if (decision.allowed) return;
-    throw new TrustpubError("rate_limited", description, {
-      retryAfter: decision.retryAfterMs / 1000,
-    });
-  };
+  /** The answer to an exchange a limit refused: 429 with Retry-After. */
+  const refusal = (decision: LimitDecision, description: string) =>
+    new TrustpubError("rate_limited", description, { retryAfter: decision.retryAfterMs / 1000 });
 
   return {
     enabled: settings.enabled,
     clientOf: (peer, forwardedFor) => resolveClient(peer, forwardedFor, proxies),
     async checkClient(client) {
       if (!settings.enabled || client === undefined) return;
-      try {
-        await take(`client:${clientKey(client)}`, settings.per_client, "too many requests");
-      } catch (err) {
-        unlogged++;
-        const now = deps.clock.now();
-        if (now - lastLogAt >= LOG_EVERY_MS) {
-          deps.logger.warn(
-            { client: formatAddress(client), refused: unlogged },
-            "clients over the per-client rate limit are refused",
-          );
-          lastLogAt = now;
-          unlogged = 0;
-        }
-        throw err;
+      const decision = await limiter.take(`client:${clientKey(client)}`, settings.per_client);
+      if (decision.allowed) return;
+      unlogged++;
+      const now = deps.clock.now();
+      if (now - lastLogAt >= LOG_EVERY_MS) {
+        deps.logger.warn(
+          { client: formatAddress(client), refused: unlogged },
+          "clients over the per-client rate limit are refused",
+        );
+        lastLogAt = now;
+        unlogged = 0;
       }
+      throw refusal(decision, "too many requests");
     },
     guards: settings.enabled
       ? {
@@ -88,12 +82,11 @@ export function buildRateLimits(
               `issuer:${issuer.id}`,
             );
             if (decision.allowed) return;
-            throw new TrustpubError(
-              "rate_limited",
+            throw refusal(
+              decision,
               decision.refusedBy === 0
                 ? "too many exchanges for this CI issuer"
                 : "too many exchanges for this publisher",
-              { retryAfter: decision.retryAfterMs / 1000 },
             );
           },
         }
