@@ -1,5 +1,6 @@
 import { TrustpubError } from "../errors.js";
 import { readCapped } from "../lib/read-capped.js";
+import { strictUtf8 } from "../lib/utf8.js";
 
 export interface FetchLimits {
   /** Plain http only for loopback test issuers (`allow_http`). */
@@ -80,7 +81,7 @@ export async function fetchIssuerJson(
 async function readText(response: Response, maxBytes: number, url: string): Promise<string> {
   const bytes = await readCapped(response.body, maxBytes);
   if (bytes === undefined) throw unavailable(`GET ${url} exceeded the ${maxBytes} byte cap`);
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return strictUtf8.decode(bytes);
 }
 
 function unavailable(detail: string, cause?: unknown): TrustpubError {

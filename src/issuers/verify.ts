@@ -4,6 +4,7 @@ import { decodeBase64Url } from "../lib/base64url.js";
 import type { Clock } from "../lib/clock.js";
 import { parseJsonStrict } from "../lib/json.js";
 import { parsePointer, resolvePointer } from "../lib/pointer.js";
+import { strictUtf8 } from "../lib/utf8.js";
 import type { IssuerDirectory, TrustedIssuer } from "./directory.js";
 
 /** Longest CI token accepted; real ones are 1-3 KB. */
@@ -209,11 +210,9 @@ function checkRequired(claims: Record<string, unknown>, issuer: TrustedIssuer): 
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 function decodeSegment(segment: string): string | undefined {
   try {
-    return utf8.decode(decodeBase64Url(segment));
+    return strictUtf8.decode(decodeBase64Url(segment));
   } catch {
     return undefined;
   }

@@ -1,3 +1,5 @@
+import { strictUtf8 } from "./utf8.js";
+
 /**
  * Reading credentials out of an `Authorization` header value. Scheme names
  * compare without case (RFC 9110 section 11.1); a credential is one token of
@@ -28,7 +30,7 @@ export function basicCredential(
   try {
     const binary = atob(parts.value);
     const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = strictUtf8.decode(bytes);
   } catch {
     return undefined;
   }

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { TrustpubError } from "../errors.js";
 import { parseJsonStrict } from "../lib/json.js";
 import { readCapped } from "../lib/read-capped.js";
+import { strictUtf8 } from "../lib/utf8.js";
 
 /**
  * Reads a request body up to `limit` bytes, counting the bytes actually
@@ -46,7 +47,7 @@ function requireMediaType(c: Context, allowed: readonly string[]): void {
 
 function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     throw new TrustpubError("malformed_request", "request body is not valid UTF-8");
   }
