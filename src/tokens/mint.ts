@@ -1,4 +1,4 @@
-import { CompactSign } from "jose";
+import { base64url, CompactSign } from "jose";
 import type { SigningKeyRing } from "./keys.js";
 
 /** The claims of an issued token besides iss/iat/exp/jti (SPEC section 6). */
@@ -24,7 +24,7 @@ export interface MintedToken {
 /** Random bytes drawn in one call and handed out 16 at a time: one getRandomValues per 256 tokens. */
 const POOL_BYTES = 4096;
 let pool = new Uint8Array(0);
-let offset = POOL_BYTES;
+let offset = 0;
 
 /** 128 random bits, base64url. Each draw is used once, never handed out twice. */
 export function randomJti(): string {
@@ -34,9 +34,7 @@ export function randomJti(): string {
   }
   const bytes = pool.subarray(offset, offset + 16);
   offset += 16;
-  let text = "";
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url.encode(bytes);
 }
 
 /**
