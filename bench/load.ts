@@ -37,7 +37,14 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** CPU the load generator itself used, user + system, in ms. */
+  cpuMs: number;
 }
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 const spec = JSON.parse(process.argv[2]!) as LoadSpec;
 const tokens = spec.tokensFile
@@ -85,6 +92,7 @@ if (spec.overallRate) {
         non2xx: result.non2xx,
         errors: result.errors,
         timeouts: result.timeouts,
+        cpuMs: cpuMs(),
       };
       process.stdout.write(`${JSON.stringify(out)}\n`);
     },
@@ -126,6 +134,7 @@ function paced(spec: LoadSpec, rate: number): Promise<LoadResult> {
         non2xx,
         errors,
         timeouts,
+        cpuMs: cpuMs(),
       });
     };
     const send = (due: number) => {
@@ -161,7 +170,9 @@ function paced(spec: LoadSpec, rate: number): Promise<LoadResult> {
       req.end(body);
     };
     const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+      // Requests 0..k are due once k / rate seconds have passed: request 0 at once.
+      const elapsed = (performance.now() - started) / 1000;
+      const due = Math.min(total, Math.floor(elapsed * rate) + 1);
       for (; sent < due; sent++) send(started + (sent / rate) * 1000);
       if (sent < total) setTimeout(tick, 1);
     };

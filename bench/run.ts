@@ -9,6 +9,7 @@ import {
   authzLoad,
   benchConfig,
   cache,
+  cpuMs,
   issueToken,
   load,
   log,
@@ -50,9 +51,19 @@ interface Row {
   p999: number;
   non2xx: number;
   runs: number[];
+  /** Median CPU per answered request, in µs: the server (all threads), Redis, the load generator. */
+  cpuUs: { server: number; redis: number; load: number };
 }
 
-function summarize(server: string, results: LoadResult[]): Row {
+/** A load run's result with the CPU the server and Redis used during it. */
+interface Measured extends LoadResult {
+  serverCpuMs: number;
+  redisCpuMs: number;
+}
+
+function summarize(server: string, results: Measured[]): Row {
+  const perRequest = (ms: (r: Measured) => number) =>
+    Math.round(median(results.map((r) => (ms(r) * 1000) / r.requests)));
   return {
     server,
     rps: median(results.map((r) => r.rps)),
@@ -61,17 +72,22 @@ function summarize(server: string, results: LoadResult[]): Row {
     p999: median(results.map((r) => r.p999)),
     non2xx: results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0),
     runs: results.map((r) => Math.round(r.rps)),
+    cpuUs: {
+      server: perRequest((r) => r.serverCpuMs),
+      redis: perRequest((r) => r.redisCpuMs),
+      load: perRequest((r) => r.cpuMs),
+    },
   };
 }
 
 function table(title: string, rows: Row[], baseline: Row, extra: Record<string, string>) {
   const lines = [
     `\n${title}`,
-    "| server | req/s (median) | p50 ms | p99 ms | p99.9 ms | ratio | failed | runs (req/s) |",
-    "|---|---:|---:|---:|---:|---:|---:|---|",
+    "| server | req/s (median) | p50 ms | p99 ms | p99.9 ms | ratio | CPU µs/req: server / redis / load | failed | runs (req/s) |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---|",
     ...rows.map(
       (r) =>
-        `| ${r.server} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.p999} | ${(r.rps / baseline.rps).toFixed(2)} | ${r.non2xx} | ${r.runs.join(", ")} |`,
+        `| ${r.server} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.p999} | ${(r.rps / baseline.rps).toFixed(2)} | ${r.cpuUs.server} / ${r.cpuUs.redis} / ${r.cpuUs.load} | ${r.non2xx} | ${r.runs.join(", ")} |`,
     ),
     ...Object.entries(extra).map(([k, v]) => `- ${k}: ${v}`),
   ];
@@ -81,6 +97,7 @@ function table(title: string, rows: Row[], baseline: Row, extra: Record<string, 
 interface Contender {
   readonly label: string;
   readonly url: string;
+  readonly pid: number;
 }
 
 /**
@@ -93,6 +110,7 @@ async function compare(
   contenders: readonly Contender[],
   spec: (url: string) => LoadSpec,
   before: () => Promise<void>,
+  redisPid: () => number,
   afterWarmUp: () => void = () => {},
 ): Promise<Row[]> {
   log(`warming up ${contenders.length} servers`);
@@ -101,13 +119,19 @@ async function compare(
     await load({ ...spec(contender.url), durationSeconds: 2 });
   }
   afterWarmUp();
-  const runs = new Map<string, LoadResult[]>(contenders.map((c) => [c.label, []]));
+  const runs = new Map<string, Measured[]>(contenders.map((c) => [c.label, []]));
   for (let run = 0; run < RUNS; run++) {
     const order = contenders.map((_, i) => contenders[(i + run) % contenders.length]!);
     for (const contender of order) {
       await before();
+      const server = cpuMs(contender.pid);
+      const redis = cpuMs(redisPid());
       const r = await load(spec(contender.url));
-      runs.get(contender.label)!.push(r);
+      runs.get(contender.label)!.push({
+        ...r,
+        serverCpuMs: cpuMs(contender.pid) - server,
+        redisCpuMs: cpuMs(redisPid()) - redis,
+      });
       log(
         `${scenario} run ${run + 1}/${RUNS} ${contender.label}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, failed ${r.non2xx + r.errors}`,
       );
@@ -137,6 +161,7 @@ async function main() {
   const results: Record<string, unknown> = {};
   // Every load run starts on an empty Redis, so the pool's tokens are fresh CI tokens each time.
   const flush = () => redis.flush();
+  const redisPid = () => redis.pid()!;
 
   // Exchange: trustpub vs the bare pipeline, and the stack's floor.
   log("starting trustpub");
@@ -158,35 +183,39 @@ async function main() {
   const [bareRow, stackRow, tpRow] = (await compare(
     "exchange",
     [
-      { label: "bare (node:http + RS256 verify + SET NX + ES256 sign)", url: bare.url },
-      { label: "stack floor (Hono + jose, same steps)", url: stack.url },
-      { label: "trustpub POST /v1/exchange", url: tp.url },
+      {
+        label: "bare (node:http + RS256 verify + SET NX + ES256 sign)",
+        url: bare.url,
+        pid: bare.child.pid!,
+      },
+      { label: "stack floor (Hono + jose, same steps)", url: stack.url, pid: stack.child.pid! },
+      { label: "trustpub POST /v1/exchange", url: tp.url, pid: tp.child.pid! },
     ],
     (url) => ({ ...warm, url, durationSeconds: SECONDS }),
     flush,
+    redisPid,
     () => {
       fetchesBefore = issuer.server.fetches();
     },
   )) as [Row, Row, Row];
   const steadyFetches = issuer.server.fetches() - fetchesBefore;
 
-  // Latency at half the peak rate, evenly paced; the bare baseline at the
-  // same rate shows what the machine itself adds at that load.
+  // Latency at half the peak rate, evenly paced; the bare baseline and the
+  // stack floor at the same rate show what the machine and the stack add.
   const half = Math.max(1, Math.round(tpRow.rps / 2));
   log(`latency at half the peak rate (${half} req/s)`);
-  await flush();
-  const halfRun = await load({ ...warm, durationSeconds: SECONDS, overallRate: half });
-  await flush();
-  const bareHalf = await load({
-    ...warm,
-    url: bare.url,
-    durationSeconds: SECONDS,
-    overallRate: half,
-  });
+  const paced = async (url: string) => {
+    await flush();
+    return load({ ...warm, url, durationSeconds: SECONDS, overallRate: half });
+  };
+  const halfRun = await paced(tp.url);
+  const bareHalf = await paced(bare.url);
+  const stackHalf = await paced(stack.url);
 
   table("Exchange", [bareRow, stackRow, tpRow], bareRow, {
     [`trustpub at half its peak rate (${half} req/s, paced)`]: `p50 ${halfRun.p50} ms, p99 ${halfRun.p99} ms, p99.9 ${halfRun.p999} ms, failed ${halfRun.non2xx + halfRun.errors + halfRun.timeouts}`,
     "bare at the same rate": `p50 ${bareHalf.p50} ms, p99 ${bareHalf.p99} ms, p99.9 ${bareHalf.p999} ms`,
+    "stack floor at the same rate": `p50 ${stackHalf.p50} ms, p99 ${stackHalf.p99} ms, p99.9 ${stackHalf.p999} ms`,
     "issuer key fetches during steady state": String(steadyFetches),
     "trustpub start-to-ready": `${tp.startMs.toFixed(0)} ms`,
     "trustpub peak RSS": `${rss(tp.child.pid!).peakMb.toFixed(0)} MB`,
@@ -201,6 +230,7 @@ async function main() {
     ratioToStackFloor: tpRow.rps / stackRow.rps,
     halfRate: { rate: half, ...halfRun },
     bareAtHalfRate: bareHalf,
+    stackFloorAtHalfRate: stackHalf,
     steadyFetches,
     startMs: tp.startMs,
   };
@@ -251,12 +281,17 @@ async function main() {
     const [bareAuthzRow, stackAuthzRow, authzRow] = (await compare(
       "authz",
       [
-        { label: "bare (node:http + ES256 verify)", url: bareAuthz.url },
-        { label: "stack floor (Hono + jose, same steps)", url: stackAuthz.url },
-        { label: "trustpub GET /v1/authz", url: tp.url },
+        { label: "bare (node:http + ES256 verify)", url: bareAuthz.url, pid: bareAuthz.child.pid! },
+        {
+          label: "stack floor (Hono + jose, same steps)",
+          url: stackAuthz.url,
+          pid: stackAuthz.child.pid!,
+        },
+        { label: "trustpub GET /v1/authz", url: tp.url, pid: tp.child.pid! },
       ],
       authzSpec,
       async () => {},
+      redisPid,
     )) as [Row, Row, Row];
     table("Forward auth", [bareAuthzRow, stackAuthzRow, authzRow], bareAuthzRow, {
       "trustpub / stack floor": (authzRow.rps / stackAuthzRow.rps).toFixed(2),
