@@ -11,7 +11,7 @@ import type { Identity, Provider } from "./types.js";
  * else; the UUIDs (`{...}`, normalised without braces, lower case) are what a
  * publisher pins. `sub` is `{repo}:{step}` or `{repo}:{env}:{step}`.
  */
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   workspaceUuid: bracedUuid,
   repositoryUuid: bracedUuid,

@@ -11,7 +11,7 @@ import type { Identity, Provider } from "./types.js";
  * `sub` is chosen by the job (`--subject-claim`), so it is never matched and
  * the issued token's subject is rebuilt from claims the job cannot choose.
  */
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   organization_slug: claimString,
   pipeline_slug: claimString,

@@ -13,7 +13,7 @@ import type { Identity, Provider } from "./types.js";
  * escaped, so it is never parsed.
  */
 const P = "oidc.circleci.com/";
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   [`${P}org-id`]: uuid,
   [`${P}project-id`]: uuid,

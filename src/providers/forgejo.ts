@@ -25,7 +25,7 @@ const decimalId = z.union([
   z.string().regex(/^[0-9]{1,20}$/, "expected a decimal id"),
   z.number().int().nonnegative(),
 ]);
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   repository: claimString,
   repository_owner: claimString,

@@ -5,7 +5,7 @@ import type { Provider } from "./types.js";
 /** Any OIDC issuer: no shortcuts, publishers match claims by JSON Pointer only. */
 export const generic: Provider = {
   name: "generic",
-  claims: z.looseObject({ sub: claimString }),
+  claims: z.object({ sub: claimString }),
   shortcuts: {},
   immutableIds: [],
   refuse: () => undefined,

@@ -14,7 +14,7 @@ import type { Identity, Provider } from "./types.js";
  * GitHub Actions (github.com and GHES / enterprise issuers, each configured exactly).
  * Claims: https://docs.github.com/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
  */
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   repository: claimString,
   repository_id: numericId,

@@ -6,7 +6,7 @@ import type { Identity, Provider } from "./types.js";
  * GitLab CI (gitlab.com or a self-hosted instance, each its own ci_issuer).
  * Claims: https://docs.gitlab.com/ci/secrets/id_token_authentication/
  */
-const claims = z.looseObject({
+const claims = z.object({
   sub: claimString,
   namespace_id: numericId,
   namespace_path: claimString,

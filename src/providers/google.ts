@@ -13,7 +13,7 @@ import type { Identity, Provider } from "./types.js";
  * but itself: a deleted and re-created account keeps its email and gets a
  * new `sub`. The issuer is shared with every Google account, people included.
  */
-const claims = z.looseObject({
+const claims = z.object({
   sub: z.string().regex(/^[0-9]{1,32}$/, "expected a numeric account id"),
   email: claimString,
   email_verified: z.boolean(),

@@ -13,11 +13,11 @@ import type { Identity, Provider } from "./types.js";
  * were minted by a person or a controller, not by a workload, and are refused
  * unless the issuer lists `unbound_token` in `allow_events`.
  */
-const ref = z.looseObject({ name: claimString, uid: uuid });
+const ref = z.object({ name: claimString, uid: uuid });
 const claims = z
-  .looseObject({
+  .object({
     sub: claimString,
-    "kubernetes.io": z.looseObject({
+    "kubernetes.io": z.object({
       namespace: claimString,
       serviceaccount: ref,
       pod: ref.optional(),

@@ -52,7 +52,12 @@ export interface IssuerSegmentBinding {
  */
 export interface Provider {
   readonly name: string;
-  /** Claims required beyond iss/aud/exp/iat/jti; other claims pass through untouched. */
+  /**
+   * Claims required beyond iss/aud/exp/iat/jti. Only checked: the parsed copy
+   * is discarded and the token's own claims are used, so other claims pass
+   * through untouched (plain `z.object`, which leaves them out of the copy
+   * instead of copying each one).
+   */
   readonly claims: z.ZodType;
   readonly shortcuts: Readonly<Record<string, Shortcut>>;
   /** Shortcuts naming ids that survive a rename; a publisher should pin one. */
