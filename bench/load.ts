@@ -15,6 +15,8 @@ export interface LoadSpec {
   /** POST bodies `{"token": <next token>}` from this file (one token a line), each used once. */
   tokensFile?: string;
   tokenOffset?: number;
+  /** `Authorization: Bearer <next token>` from this file (one a line), in turn. */
+  bearerTokensFile?: string;
   durationSeconds: number;
   connections: number;
   /**
@@ -51,6 +53,10 @@ const tokens = spec.tokensFile
   ? readFileSync(spec.tokensFile, "utf8").split("\n").filter(Boolean)
   : [];
 let next = spec.tokenOffset ?? 0;
+const bearers = spec.bearerTokensFile
+  ? readFileSync(spec.bearerTokensFile, "utf8").split("\n").filter(Boolean)
+  : [];
+let nextBearer = 0;
 
 if (spec.overallRate) {
   paced(spec, spec.overallRate).then((out) => process.stdout.write(`${JSON.stringify(out)}\n`));
@@ -74,6 +80,14 @@ if (spec.overallRate) {
                 setupRequest: (req: autocannon.Request) => {
                   const token = tokens[next++ % tokens.length];
                   return { ...req, body: `{"token":"${token}"}` };
+                },
+              }
+            : {}),
+          ...(spec.bearerTokensFile
+            ? {
+                setupRequest: (req: autocannon.Request) => {
+                  const bearer = bearers[nextBearer++ % bearers.length];
+                  return { ...req, headers: { ...req.headers, authorization: `Bearer ${bearer}` } };
                 },
               }
             : {}),

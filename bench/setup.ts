@@ -162,6 +162,17 @@ export async function issueToken(trustpubUrl: string, ciToken: string): Promise<
   return ((await res.json()) as { token: string }).token;
 }
 
+/** Exchanges each CI token (32 at a time): distinct issued tokens for forward auth. */
+export async function issueTokens(trustpubUrl: string, ciTokens: readonly string[]) {
+  const issued: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < ciTokens.length) issued.push(await issueToken(trustpubUrl, ciTokens[next++]!));
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return issued;
+}
+
 /** `GET /v1/authz` as nginx asks it: the issued token, and a publish of the package it covers. */
 export function authzLoad(
   url: string,
