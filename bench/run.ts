@@ -280,17 +280,18 @@ async function main() {
     const bareAuthz = await startBaseline("authz.ts", [authzKey]);
     const stackAuthz = await startBaseline("stack-authz.ts", [authzKey]);
     const authzSpec = (url: string) => authzLoad(url, issued, SECONDS, CONNECTIONS);
+    const authzContenders: Contender[] = [
+      { label: "bare (node:http + ES256 verify)", url: bareAuthz.url, pid: bareAuthz.child.pid! },
+      {
+        label: "stack floor (Hono + jose, same steps)",
+        url: stackAuthz.url,
+        pid: stackAuthz.child.pid!,
+      },
+      { label: "trustpub GET /v1/authz", url: tp.url, pid: tp.child.pid! },
+    ];
     const [bareAuthzRow, stackAuthzRow, authzRow] = (await compare(
       "authz",
-      [
-        { label: "bare (node:http + ES256 verify)", url: bareAuthz.url, pid: bareAuthz.child.pid! },
-        {
-          label: "stack floor (Hono + jose, same steps)",
-          url: stackAuthz.url,
-          pid: stackAuthz.child.pid!,
-        },
-        { label: "trustpub GET /v1/authz", url: tp.url, pid: tp.child.pid! },
-      ],
+      authzContenders,
       authzSpec,
       async () => {},
       redisPid,
@@ -324,15 +325,7 @@ async function main() {
     );
     const [bareManyRow, stackManyRow, manyRow] = (await compare(
       "authz-distinct",
-      [
-        { label: "bare (node:http + ES256 verify)", url: bareAuthz.url, pid: bareAuthz.child.pid! },
-        {
-          label: "stack floor (Hono + jose, same steps)",
-          url: stackAuthz.url,
-          pid: stackAuthz.child.pid!,
-        },
-        { label: "trustpub GET /v1/authz", url: tp.url, pid: tp.child.pid! },
-      ],
+      authzContenders,
       (url) => {
         const { headers, ...spec } = authzSpec(url);
         const { authorization: _, ...rest } = headers ?? {};
