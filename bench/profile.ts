@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { VERIFIED_CACHE_SIZE } from "../src/tokens/verify-issued.js";
 import { startRedis } from "../test/support/redis.js";
 import type { LoadSpec } from "./load.js";
 import {
@@ -8,6 +9,7 @@ import {
   benchConfig,
   cache,
   issueToken,
+  issueTokens,
   load,
   log,
   root,
@@ -20,7 +22,8 @@ import {
  * profiler on, then where its main thread spent the time: by package or
  * source file, and the hottest functions by self time. The `.cpuprofile`
  * is written to bench/results/profiles/ (open it in Chrome DevTools or
- * speedscope). Knobs: PROFILE_SCENARIO (exchange | authz), PROFILE_SECONDS
+ * speedscope). Knobs: PROFILE_SCENARIO (exchange | authz | authz-distinct: a
+ * new token every request), PROFILE_SECONDS
  * (10), BENCH_CONNECTIONS (32), BENCH_LIMITS=off.
  */
 const SCENARIO = process.env.PROFILE_SCENARIO ?? "exchange";
@@ -126,6 +129,17 @@ async function main() {
   if (SCENARIO === "authz") {
     const issued = await issueToken(tp.url, issuer.pool.tokens.at(-1)!);
     spec = authzLoad(tp.url, issued, SECONDS, CONNECTIONS);
+  } else if (SCENARIO === "authz-distinct") {
+    // A new token on every request, more than the verified-token memory holds.
+    const count = 3 * VERIFIED_CACHE_SIZE;
+    log(`issuing ${count} distinct tokens`);
+    const bearerTokensFile = join(cache, "issued.txt");
+    writeFileSync(
+      bearerTokensFile,
+      (await issueTokens(tp.url, issuer.pool.tokens.slice(0, count))).join("\n"),
+    );
+    const { authorization: _, ...headers } = authzLoad(tp.url, "", SECONDS, CONNECTIONS).headers!;
+    spec = { ...authzLoad(tp.url, "", SECONDS, CONNECTIONS), headers, bearerTokensFile };
   }
   log(`${SCENARIO}: ${SECONDS} s at ${CONNECTIONS} connections`);
   const result = await load(spec);
