@@ -1,31 +1,70 @@
-import { createLocalJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { base64url, createLocalJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { decodeBase64Url } from "../lib/base64url.js";
+import { sha256Hex } from "../lib/sha256.js";
 import type { SigningKeyRing } from "./keys.js";
 
+/** An issued token's claims, read-only: a remembered one is shared by every request that presents it. */
 export interface IssuedToken extends JWTPayload {
-  sub: string;
-  aud: string;
-  jti: string;
-  exp: number;
-  scope: string;
-  packages: string[];
-  permissions: string[];
-  registry: string;
-  act: Record<string, string>;
+  readonly sub: string;
+  readonly aud: string;
+  readonly jti: string;
+  readonly exp: number;
+  readonly scope: string;
+  readonly packages: readonly string[];
+  readonly permissions: readonly string[];
+  readonly registry: string;
+  readonly act: Readonly<Record<string, string>>;
 }
 
 /**
  * How many verified tokens a verifier remembers. Forward auth in front of a
  * mirror sees the same token on every request of a job (an install fetches
  * hundreds of packages with one token); a few thousand covers the jobs alive
- * within one token lifetime. Oldest first out; a few MB at most.
+ * within one token lifetime. Oldest first out.
  */
 export const VERIFIED_CACHE_SIZE = 4096;
 
 interface Verified {
+  /** SHA-256 of the signature text that verified. */
+  readonly signature: string;
   readonly payload: IssuedToken;
   /** The seconds (epoch, floored as jose does) during which the time claims hold. */
   readonly fromSeconds: number;
   readonly untilSeconds: number;
+}
+
+export interface IssuedTokenVerifier {
+  (token: string): Promise<IssuedToken | undefined>;
+  /** How many tokens it remembers now (tests, diagnostics). */
+  remembered(): number;
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The two parts of a token in the one spelling trustpub writes: three
+ * unpadded base64url segments, the signature's last character carrying no
+ * stray bits. jose on Node 20 decodes with `atob`, which also takes padding,
+ * whitespace and other spellings of the same bytes; none of those is a token
+ * trustpub issued, so they are refused before any work.
+ */
+function canonicalParts(token: string): { signingInput: string; signature: string } | undefined {
+  const dot = token.lastIndexOf(".");
+  const signingInput = token.slice(0, dot);
+  const signature = token.slice(dot + 1);
+  const first = signingInput.indexOf(".");
+  if (dot === -1 || first === -1 || first !== signingInput.lastIndexOf(".")) return undefined;
+  const header = signingInput.slice(0, first);
+  const payload = signingInput.slice(first + 1);
+  if (!SEGMENT.test(header) || !SEGMENT.test(payload) || !SEGMENT.test(signature)) {
+    return undefined;
+  }
+  try {
+    if (base64url.encode(decodeBase64Url(signature)) !== signature) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { signingInput, signature };
 }
 
 /**
@@ -33,28 +72,33 @@ interface Verified {
  * its own issuer, `typ: at+jwt`. Returns undefined for anything else, so
  * callers can answer `{"active": false}` without telling why.
  *
- * A token that verified is remembered by its exact text, so presenting the
- * same bytes again skips only the signature check, whose answer for those
- * bytes cannot change while this verifier's keys do not (a reload that
- * changes the keys builds a new verifier, with an empty memory). The time
- * claims are checked again on every use, with jose's rule and leeway, and
- * the denylist is not cached here at all (activeIssuedToken asks the store
- * each time). Only successes are remembered, so a flood of bad tokens cannot
- * fill the memory with anything.
+ * A token that verified is remembered, so presenting the same text again
+ * skips only the signature check, whose answer for those bytes cannot change
+ * while this verifier's keys do not (a reload that changes the keys builds a
+ * new verifier, with an empty memory). The time claims are checked again on
+ * every use, with jose's rule and leeway, and the denylist is not cached here
+ * at all (activeIssuedToken asks the store each time). Only successes are
+ * remembered, one entry per signed content (header and payload): another
+ * valid signature of the same content (ECDSA's `(r, n - s)`) takes its place
+ * instead of adding one, so filling the memory takes that many distinct
+ * tokens trustpub issued. Entries hold digests, not the token text: a heap
+ * dump does not hold usable credentials.
  */
 export function issuedTokenVerifier(
   keys: SigningKeyRing,
   issuer: string,
   clockSkewSeconds: number,
   now: () => number,
-) {
+): IssuedTokenVerifier {
   const select = createLocalJWKSet(keys.publicJwks());
   const algorithms = [...new Set(keys.keys.map((k) => k.alg))];
   const verified = new Map<string, Verified>();
 
-  const remember = (token: string, payload: IssuedToken) => {
+  const remember = (content: string, signature: string, payload: IssuedToken) => {
+    verified.delete(content);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    verified.set(token, {
+    verified.set(content, {
+      signature,
       payload: deepFreeze(payload),
       // jose: exp must be > now - leeway, nbf must be <= now + leeway.
       fromSeconds: typeof payload.nbf === "number" ? payload.nbf - clockSkewSeconds : -Infinity,
@@ -62,13 +106,19 @@ export function issuedTokenVerifier(
     });
   };
 
-  return async (token: string): Promise<IssuedToken | undefined> => {
+  const verify = async (token: string): Promise<IssuedToken | undefined> => {
     if (token.length > 16 * 1024) return undefined;
-    const known = verified.get(token);
-    if (known !== undefined) {
+    const parts = canonicalParts(token);
+    if (parts === undefined) return undefined;
+    const [content, signature] = await Promise.all([
+      sha256Hex(parts.signingInput),
+      sha256Hex(parts.signature),
+    ]);
+    const known = verified.get(content);
+    if (known !== undefined && known.signature === signature) {
       const nowSeconds = Math.floor(now() / 1000);
       if (nowSeconds >= known.fromSeconds && nowSeconds < known.untilSeconds) return known.payload;
-      verified.delete(token);
+      verified.delete(content);
     }
     try {
       const { payload } = await jwtVerify(token, select, {
@@ -80,12 +130,13 @@ export function issuedTokenVerifier(
         requiredClaims: ["sub", "aud", "jti", "exp", "iat"],
       });
       if (typeof payload.aud !== "string" || typeof payload.scope !== "string") return undefined;
-      remember(token, payload as IssuedToken);
+      remember(content, signature, payload as IssuedToken);
       return payload as IssuedToken;
     } catch {
       return undefined;
     }
   };
+  return Object.assign(verify, { remembered: () => verified.size });
 }
 
 /** A remembered payload is shared by every request that presents its token: nobody may change it. */

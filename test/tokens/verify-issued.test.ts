@@ -1,4 +1,4 @@
-import { CompactSign } from "jose";
+import { CompactSign, createLocalJWKSet, jwtVerify } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { memoryReplayStore } from "../../src/replay/memory.js";
 import { ephemeralKeyRing, type SigningKeyRing } from "../../src/tokens/keys.js";
@@ -58,13 +58,11 @@ describe("issued token verifier memory", () => {
     expect(Object.isFrozen(first?.packages)).toBe(true);
     expect(Object.isFrozen(first?.act)).toBe(true);
     expect(() => {
-      (first as { packages: string[] }).packages.push("@evil/pkg");
+      (first as unknown as { packages: string[] }).packages.push("@evil/pkg");
     }).toThrow(TypeError);
   });
 
   it("decides exp and nbf again on every use, exactly where a fresh verification would", async () => {
-    let now = T0;
-    const remembering = verifierAt(() => now);
     const token = await mint(T0, 900);
     const withNbf = await new CompactSign(
       new TextEncoder().encode(
@@ -80,27 +78,87 @@ describe("issued token verifier memory", () => {
     )
       .setProtectedHeader({ alg: "ES256", kid: ring.current.kid, typ: "at+jwt" })
       .sign(ring.current.privateKey);
-    now = T0 + 100; // inside both tokens' windows: remembered now
-    expect(await remembering(token)).toBeDefined();
-    expect(await remembering(withNbf)).toBeDefined();
-
-    const edges = [T0 + 69, T0 + 70, T0 + 899, T0 + 900 + SKEW - 1, T0 + 900 + SKEW, T0 + 5000];
+    // Each second around nbf - leeway and exp + leeway is decided by a verifier
+    // that remembered both tokens inside their windows, and by a fresh one.
+    const nbfEdge = T0 + 100 - SKEW;
+    const expEdge = T0 + 900 + SKEW;
+    const edges = [nbfEdge - 1, nbfEdge, nbfEdge + 1, expEdge - 1, expEdge, expEdge + 1];
+    const decisions: [number, boolean, boolean][] = [];
     for (const at of edges) {
+      let now = T0 + 200;
+      const remembering = verifierAt(() => now);
+      const remembered = new Map([
+        [token, await remembering(token)],
+        [withNbf, await remembering(withNbf)],
+      ]);
+      expect(remembering.remembered()).toBe(2);
       now = at;
       const fresh = verifierAt(() => at);
       for (const t of [token, withNbf]) {
-        // Once past exp the memory forgets the token, so later edges verify afresh too.
-        expect([at, (await remembering(t)) !== undefined]).toEqual([
-          at,
-          (await fresh(t)) !== undefined,
-        ]);
+        const answer = await remembering(t);
+        const valid = (await fresh(t)) !== undefined;
+        // Where the token is valid, the answer comes from memory (the same object), not a second verification.
+        expect([at, answer]).toEqual([at, valid ? remembered.get(t) : undefined]);
+        if (valid) expect(answer).toBe(remembered.get(t));
+        decisions.push([at, t === withNbf, answer !== undefined]);
       }
     }
-    now = T0 + 900 + SKEW;
-    expect(await remembering(token)).toBeUndefined();
-    now = T0 + 70 - SKEW - 1; // before nbf minus the leeway
-    expect(await verifierAt(() => now)(withNbf)).toBeUndefined();
-    expect(await remembering(withNbf)).toBeUndefined();
+    // The edges are where jose says they are: valid from nbf - leeway, expired from exp + leeway.
+    expect(decisions.filter(([, nbf]) => nbf).map(([at, , ok]) => [at, ok])).toEqual([
+      [nbfEdge - 1, false],
+      [nbfEdge, true],
+      [nbfEdge + 1, true],
+      [expEdge - 1, true],
+      [expEdge, false],
+      [expEdge + 1, false],
+    ]);
+  });
+
+  it("refuses other spellings of an issued token, which jose alone would accept", async () => {
+    const verify = verifierAt(() => T0 + 1);
+    const token = await mint();
+    const [h, p, s] = token.split(".") as [string, string, string];
+    // ES256: 64 bytes, 86 characters; the last one carries 2 bits and 4 unused ones.
+    const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const index = last.indexOf(s.at(-1)!);
+    const strayBits = `${s.slice(0, -1)}${last[index ^ 1]}`;
+    const spellings = [
+      `${h}.${p}.${s}==`,
+      `${h}.${p}.${s.slice(0, 40)} ${s.slice(40)}`,
+      `${h}.${p}.${strayBits}`,
+    ];
+    for (const spelling of spellings) {
+      await expect(
+        jwtVerify(spelling, createLocalJWKSet(ring.publicJwks()), { issuer: ISSUER }),
+      ).resolves.toBeTruthy();
+      expect(await verify(spelling)).toBeUndefined();
+    }
+    expect(verify.remembered()).toBe(0);
+    expect(await verify(token)).toBeDefined();
+  });
+
+  it("keeps one entry per signed content: ECDSA's other valid signature (r, n - s) replaces it", async () => {
+    const verify = verifierAt(() => T0 + 1);
+    const token = await mint();
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const bytes = Buffer.from(s, "base64url");
+    const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const sValue = BigInt(`0x${bytes.subarray(32).toString("hex")}`);
+    const other = Buffer.concat([
+      bytes.subarray(0, 32),
+      Buffer.from((order - sValue).toString(16).padStart(64, "0"), "hex"),
+    ]).toString("base64url");
+    const twin = `${h}.${p}.${other}`;
+    const first = await verify(token);
+    const second = await verify(twin);
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(verify.remembered()).toBe(1);
+    // The twin is the one remembered now; the original is verified again, still one entry.
+    expect(await verify(twin)).toBe(second);
+    expect(await verify(token)).not.toBe(first);
+    expect(verify.remembered()).toBe(1);
   });
 
   it("does not answer a different text from memory: a changed signature or payload is verified and refused", async () => {
@@ -136,7 +194,9 @@ describe("issued token verifier memory", () => {
     );
     const payloads: (IssuedToken | undefined)[] = [];
     for (const token of tokens) payloads.push(await verify(token));
-    // The newest is still remembered; the first was pushed out, so it verifies into a new object.
+    expect(verify.remembered()).toBe(VERIFIED_CACHE_SIZE);
+    // Only the oldest was pushed out: the second and the newest are still remembered.
+    expect(await verify(tokens[1]!)).toBe(payloads[1]);
     expect(await verify(tokens.at(-1)!)).toBe(payloads.at(-1));
     const again = await verify(tokens[0]!);
     expect(again).toBeDefined();
