@@ -24,8 +24,15 @@ export interface IssuedToken extends JWTPayload {
  */
 export const VERIFIED_CACHE_SIZE = 4096;
 
+/**
+ * Longer tokens are verified every time, never remembered, so the memory
+ * stays under about 60 MB however large the scopes publishers are given
+ * (an issued token is about 1.6 KB for a few packages).
+ */
+export const REMEMBERED_MAX_LENGTH = 8 * 1024;
+
 interface Verified {
-  /** SHA-256 of the signature text that verified. */
+  /** SHA-256 of the signature text that verified (with the content as key, the token text would be a credential). */
   readonly signature: string;
   readonly payload: IssuedToken;
   /** The seconds (epoch, floored as jose does) during which the time claims hold. */
@@ -39,32 +46,28 @@ export interface IssuedTokenVerifier {
   remembered(): number;
 }
 
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
- * The two parts of a token in the one spelling trustpub writes: three
- * unpadded base64url segments, the signature's last character carrying no
- * stray bits. jose on Node 20 decodes with `atob`, which also takes padding,
- * whitespace and other spellings of the same bytes; none of those is a token
- * trustpub issued, so they are refused before any work.
+ * The signed content (header and payload) and the signature of a token whose
+ * signature is in the one spelling trustpub writes: unpadded base64url, its
+ * last character carrying no stray bits. jose on Node 20 decodes with `atob`,
+ * which also takes padding, whitespace and other spellings of the same bytes;
+ * none of those is a token trustpub issued, so they are refused before any
+ * work. The signed content needs no such check: the signature covers its
+ * exact text, so no other spelling of it can verify.
  */
-function canonicalParts(token: string): { signingInput: string; signature: string } | undefined {
+function canonicalParts(token: string): { content: string; signature: string } | undefined {
   const dot = token.lastIndexOf(".");
-  const signingInput = token.slice(0, dot);
+  if (dot === -1) return undefined;
   const signature = token.slice(dot + 1);
-  const first = signingInput.indexOf(".");
-  if (dot === -1 || first === -1 || first !== signingInput.lastIndexOf(".")) return undefined;
-  const header = signingInput.slice(0, first);
-  const payload = signingInput.slice(first + 1);
-  if (!SEGMENT.test(header) || !SEGMENT.test(payload) || !SEGMENT.test(signature)) {
-    return undefined;
-  }
+  if (!BASE64URL.test(signature)) return undefined;
   try {
     if (base64url.encode(decodeBase64Url(signature)) !== signature) return undefined;
   } catch {
     return undefined;
   }
-  return { signingInput, signature };
+  return { content: token.slice(0, dot), signature };
 }
 
 /**
@@ -81,8 +84,9 @@ function canonicalParts(token: string): { signingInput: string; signature: strin
  * remembered, one entry per signed content (header and payload): another
  * valid signature of the same content (ECDSA's `(r, n - s)`) takes its place
  * instead of adding one, so filling the memory takes that many distinct
- * tokens trustpub issued. Entries hold digests, not the token text: a heap
- * dump does not hold usable credentials.
+ * tokens trustpub issued. Entries hold the signed content and a digest of
+ * the signature, never the token text: a heap dump holds no usable
+ * credential.
  */
 export function issuedTokenVerifier(
   keys: SigningKeyRing,
@@ -110,10 +114,8 @@ export function issuedTokenVerifier(
     if (token.length > 16 * 1024) return undefined;
     const parts = canonicalParts(token);
     if (parts === undefined) return undefined;
-    const [content, signature] = await Promise.all([
-      sha256Hex(parts.signingInput),
-      sha256Hex(parts.signature),
-    ]);
+    const { content } = parts;
+    const signature = await sha256Hex(parts.signature);
     const known = verified.get(content);
     if (known !== undefined && known.signature === signature) {
       const nowSeconds = Math.floor(now() / 1000);
@@ -130,7 +132,9 @@ export function issuedTokenVerifier(
         requiredClaims: ["sub", "aud", "jti", "exp", "iat"],
       });
       if (typeof payload.aud !== "string" || typeof payload.scope !== "string") return undefined;
-      remember(content, signature, payload as IssuedToken);
+      if (token.length <= REMEMBERED_MAX_LENGTH) {
+        remember(content, signature, payload as IssuedToken);
+      }
       return payload as IssuedToken;
     } catch {
       return undefined;

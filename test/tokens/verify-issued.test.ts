@@ -7,6 +7,7 @@ import { activeIssuedToken, revokeIssuedToken } from "../../src/tokens/revocatio
 import {
   type IssuedToken,
   issuedTokenVerifier,
+  REMEMBERED_MAX_LENGTH,
   VERIFIED_CACHE_SIZE,
 } from "../../src/tokens/verify-issued.js";
 
@@ -201,6 +202,17 @@ describe("issued token verifier memory", () => {
     const again = await verify(tokens[0]!);
     expect(again).toBeDefined();
     expect(again).not.toBe(payloads[0]);
+  });
+
+  it("verifies a token longer than REMEMBERED_MAX_LENGTH every time, without remembering it", async () => {
+    const verify = verifierAt(() => T0 + 1);
+    const packages = Array.from({ length: 400 }, (_, i) => `@acme/package-number-${i}`);
+    const long = (await mintToken(ring, ISSUER, T0, 900, { ...claims, packages })).token;
+    expect(long.length).toBeGreaterThan(REMEMBERED_MAX_LENGTH);
+    const first = await verify(long);
+    expect(first?.packages).toHaveLength(400);
+    expect(await verify(long)).not.toBe(first);
+    expect(verify.remembered()).toBe(0);
   });
 
   it("leaves revocation to the store on every use: a remembered token that is revoked is no longer active", async () => {
