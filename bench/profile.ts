@@ -1,6 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { VERIFIED_CACHE_SIZE } from "../src/tokens/verify-issued.js";
 import { startRedis } from "../test/support/redis.js";
 import type { LoadSpec } from "./load.js";
 import {
@@ -8,8 +7,9 @@ import {
   authzLoad,
   benchConfig,
   cache,
+  DISTINCT_AUTHZ_TOKENS,
   issueToken,
-  issueTokens,
+  issueTokensFile,
   load,
   log,
   root,
@@ -128,18 +128,14 @@ async function main() {
   let spec = exchange;
   if (SCENARIO === "authz") {
     const issued = await issueToken(tp.url, issuer.pool.tokens.at(-1)!);
-    spec = authzLoad(tp.url, issued, SECONDS, CONNECTIONS);
+    spec = authzLoad(tp.url, { token: issued }, SECONDS, CONNECTIONS);
   } else if (SCENARIO === "authz-distinct") {
-    // A new token on every request, more than the verified-token memory holds.
-    const count = 3 * VERIFIED_CACHE_SIZE;
-    log(`issuing ${count} distinct tokens`);
-    const bearerTokensFile = join(cache, "issued.txt");
-    writeFileSync(
-      bearerTokensFile,
-      (await issueTokens(tp.url, issuer.pool.tokens.slice(0, count))).join("\n"),
+    log(`issuing ${DISTINCT_AUTHZ_TOKENS} distinct tokens`);
+    const tokensFile = await issueTokensFile(
+      tp.url,
+      issuer.pool.tokens.slice(0, DISTINCT_AUTHZ_TOKENS),
     );
-    const { authorization: _, ...headers } = authzLoad(tp.url, "", SECONDS, CONNECTIONS).headers!;
-    spec = { ...authzLoad(tp.url, "", SECONDS, CONNECTIONS), headers, bearerTokensFile };
+    spec = authzLoad(tp.url, { tokensFile }, SECONDS, CONNECTIONS);
   }
   log(`${SCENARIO}: ${SECONDS} s at ${CONNECTIONS} connections`);
   const result = await load(spec);

@@ -2,7 +2,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { VERIFIED_CACHE_SIZE } from "../src/tokens/verify-issued.js";
 import { type RedisProcess, startRedis } from "../test/support/redis.js";
 import type { LoadResult, LoadSpec } from "./load.js";
 import {
@@ -11,8 +10,9 @@ import {
   benchConfig,
   cache,
   cpuMs,
+  DISTINCT_AUTHZ_TOKENS,
   issueToken,
-  issueTokens,
+  issueTokensFile,
   load,
   log,
   root,
@@ -279,7 +279,6 @@ async function main() {
     const authzKey = JSON.stringify(jwks.keys[0]);
     const bareAuthz = await startBaseline("authz.ts", [authzKey]);
     const stackAuthz = await startBaseline("stack-authz.ts", [authzKey]);
-    const authzSpec = (url: string) => authzLoad(url, issued, SECONDS, CONNECTIONS);
     const authzContenders: Contender[] = [
       { label: "bare (node:http + ES256 verify)", url: bareAuthz.url, pid: bareAuthz.child.pid! },
       {
@@ -289,66 +288,48 @@ async function main() {
       },
       { label: "trustpub GET /v1/authz", url: tp.url, pid: tp.child.pid! },
     ];
-    const [bareAuthzRow, stackAuthzRow, authzRow] = (await compare(
-      "authz",
-      authzContenders,
-      authzSpec,
-      async () => {},
-      redisPid,
-    )) as [Row, Row, Row];
-    table(
-      "Forward auth, one token (a job's requests through a mirror)",
-      [bareAuthzRow, stackAuthzRow, authzRow],
-      bareAuthzRow,
-      {
-        "trustpub / stack floor": (authzRow.rps / stackAuthzRow.rps).toFixed(2),
-      },
-    );
-    results.authz = {
-      baseline: bareAuthzRow,
-      stackFloor: stackAuthzRow,
-      trustpub: authzRow,
-      ratio: authzRow.rps / bareAuthzRow.rps,
-      ratioToStackFloor: authzRow.rps / stackAuthzRow.rps,
+    /** One forward-auth scenario: the three servers compared, its table, and its results. */
+    const forwardAuth = async (
+      scenario: string,
+      title: string,
+      credential: Parameters<typeof authzLoad>[1],
+    ) => {
+      const [bareRow, stackRow, tpRow] = (await compare(
+        scenario,
+        authzContenders,
+        (url) => authzLoad(url, credential, SECONDS, CONNECTIONS),
+        async () => {},
+        redisPid,
+      )) as [Row, Row, Row];
+      table(title, [bareRow, stackRow, tpRow], bareRow, {
+        "trustpub / stack floor": (tpRow.rps / stackRow.rps).toFixed(2),
+      });
+      return {
+        baseline: bareRow,
+        stackFloor: stackRow,
+        trustpub: tpRow,
+        ratio: tpRow.rps / bareRow.rps,
+        ratioToStackFloor: tpRow.rps / stackRow.rps,
+      };
     };
+    results.authz = await forwardAuth(
+      "authz",
+      "Forward auth, one token (a job's requests through a mirror)",
+      { token: issued },
+    );
 
-    // The worst case: every request a token trustpub has not seen yet. More
-    // distinct tokens than its verified-token memory holds, taken in turn, so
-    // none is remembered when it comes round again.
-    const distinct = Math.min(pool.tokens.length - 1, 3 * VERIFIED_CACHE_SIZE);
+    // The worst case: every request a token trustpub has not seen yet.
+    const distinct = Math.min(pool.tokens.length - 1, DISTINCT_AUTHZ_TOKENS);
     log(`issuing ${distinct} distinct tokens for forward auth`);
     await flush();
-    const bearersFile = join(cache, "issued.txt");
-    writeFileSync(
-      bearersFile,
-      (await issueTokens(tp.url, pool.tokens.slice(1, distinct + 1))).join("\n"),
-    );
-    const [bareManyRow, stackManyRow, manyRow] = (await compare(
-      "authz-distinct",
-      authzContenders,
-      (url) => {
-        const { headers, ...spec } = authzSpec(url);
-        const { authorization: _, ...rest } = headers ?? {};
-        return { ...spec, headers: rest, bearerTokensFile: bearersFile };
-      },
-      async () => {},
-      redisPid,
-    )) as [Row, Row, Row];
-    table(
-      `Forward auth, a new token every request (${distinct} tokens in turn)`,
-      [bareManyRow, stackManyRow, manyRow],
-      bareManyRow,
-      {
-        "trustpub / stack floor": (manyRow.rps / stackManyRow.rps).toFixed(2),
-      },
-    );
+    const tokensFile = await issueTokensFile(tp.url, pool.tokens.slice(1, distinct + 1));
     results.authzDistinctTokens = {
       tokens: distinct,
-      baseline: bareManyRow,
-      stackFloor: stackManyRow,
-      trustpub: manyRow,
-      ratio: manyRow.rps / bareManyRow.rps,
-      ratioToStackFloor: manyRow.rps / stackManyRow.rps,
+      ...(await forwardAuth(
+        "authz-distinct",
+        `Forward auth, a new token every request (${distinct} tokens in turn)`,
+        { tokensFile },
+      )),
     };
 
     await Promise.all([bareAuthz.stop(), stackAuthz.stop()]);

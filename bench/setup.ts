@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { VERIFIED_CACHE_SIZE } from "../src/tokens/verify-issued.js";
 import { demoReleaseMatch } from "../test/support/claims.js";
 import { freePort } from "../test/support/ports.js";
 import type { LoadResult, LoadSpec } from "./load.js";
@@ -162,21 +163,36 @@ export async function issueToken(trustpubUrl: string, ciToken: string): Promise<
   return ((await res.json()) as { token: string }).token;
 }
 
-/** Exchanges each CI token (32 at a time): distinct issued tokens for forward auth. */
-export async function issueTokens(trustpubUrl: string, ciTokens: readonly string[]) {
+/**
+ * Forward auth's worst case takes this many distinct issued tokens in turn:
+ * three times what trustpub's verified-token memory holds, so none is
+ * remembered when it comes round again.
+ */
+export const DISTINCT_AUTHZ_TOKENS = 3 * VERIFIED_CACHE_SIZE;
+
+/**
+ * Exchanges each CI token (32 at a time) and writes the issued tokens to a
+ * file, one a line, for forward auth with a new token every request.
+ */
+export async function issueTokensFile(trustpubUrl: string, ciTokens: readonly string[]) {
   const issued: string[] = [];
   let next = 0;
   const worker = async () => {
     while (next < ciTokens.length) issued.push(await issueToken(trustpubUrl, ciTokens[next++]!));
   };
   await Promise.all(Array.from({ length: 32 }, worker));
-  return issued;
+  const file = join(cache, "issued.txt");
+  writeFileSync(file, issued.join("\n"));
+  return file;
 }
 
-/** `GET /v1/authz` as nginx asks it: the issued token, and a publish of the package it covers. */
+/**
+ * `GET /v1/authz` as nginx asks it: an issued token (or the next one from a
+ * file, each request), and a publish of the package it covers.
+ */
 export function authzLoad(
   url: string,
-  issued: string,
+  credential: { readonly token: string } | { readonly tokensFile: string },
   durationSeconds: number,
   connections: number,
 ): LoadSpec {
@@ -185,10 +201,11 @@ export function authzLoad(
     method: "GET",
     path: "/v1/authz",
     headers: {
-      authorization: `Bearer ${issued}`,
+      ...("token" in credential ? { authorization: `Bearer ${credential.token}` } : {}),
       "x-original-method": "PUT",
       "x-original-uri": "/@acme%2fdemo",
     },
+    ...("tokensFile" in credential ? { bearerTokensFile: credential.tokensFile } : {}),
     durationSeconds,
     connections,
   };
