@@ -115,8 +115,10 @@ export function issuedTokenVerifier(
     const parts = canonicalParts(token);
     if (parts === undefined) return undefined;
     const { content } = parts;
-    const signature = await sha256Hex(parts.signature);
-    const known = verified.get(content);
+    // A token too long to be remembered is neither looked up nor digested.
+    const signature =
+      token.length <= REMEMBERED_MAX_LENGTH ? await sha256Hex(parts.signature) : undefined;
+    const known = signature === undefined ? undefined : verified.get(content);
     if (known !== undefined && known.signature === signature) {
       const nowSeconds = Math.floor(now() / 1000);
       if (nowSeconds >= known.fromSeconds && nowSeconds < known.untilSeconds) return known.payload;
@@ -132,9 +134,7 @@ export function issuedTokenVerifier(
         requiredClaims: ["sub", "aud", "jti", "exp", "iat"],
       });
       if (typeof payload.aud !== "string" || typeof payload.scope !== "string") return undefined;
-      if (token.length <= REMEMBERED_MAX_LENGTH) {
-        remember(content, signature, payload as IssuedToken);
-      }
+      if (signature !== undefined) remember(content, signature, payload as IssuedToken);
       return payload as IssuedToken;
     } catch {
       return undefined;
